@@ -1,0 +1,64 @@
+"""Every route of /api/v1/. Nested tenant routes are spelled out so the URL shape is visible
+in one place."""
+
+from django.urls import path
+
+from control_plane.audit.api import AuditEventViewSet
+from endpoints.api.views import EndpointViewSet, ModelVersionViewSet
+from tenants.api.views import ApiKeyViewSet, MembershipViewSet, QuotaViewSet, TenantViewSet
+
+collection = {"get": "list", "post": "create"}
+item = {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+
+api_urlpatterns = [
+    path("tenants/", TenantViewSet.as_view(collection), name="tenant-list"),
+    path("tenants/<str:slug>/", TenantViewSet.as_view(item), name="tenant-detail"),
+    path(
+        "tenants/<str:slug>/quota/",
+        QuotaViewSet.as_view({"get": "retrieve", "put": "update"}),
+        name="tenant-quota",
+    ),
+    path(
+        "tenants/<str:slug>/members/",
+        MembershipViewSet.as_view(collection),
+        name="tenant-member-list",
+    ),
+    path(
+        "tenants/<str:slug>/members/<str:username>/",
+        MembershipViewSet.as_view(item),
+        name="tenant-member-detail",
+    ),
+    path(
+        "tenants/<str:slug>/endpoints/",
+        EndpointViewSet.as_view(collection),
+        name="endpoint-list",
+    ),
+    path(
+        "tenants/<str:slug>/endpoints/<str:name>/",
+        EndpointViewSet.as_view(item),
+        name="endpoint-detail",
+    ),
+    path("model-versions/", ModelVersionViewSet.as_view(collection), name="modelversion-list"),
+    path(
+        "model-versions/<int:pk>/",
+        ModelVersionViewSet.as_view(item),
+        name="modelversion-detail",
+    ),
+    path(
+        "model-versions/<int:pk>/deprecate/",
+        ModelVersionViewSet.as_view({"post": "deprecate"}),
+        name="modelversion-deprecate",
+    ),
+    path("api-keys/", ApiKeyViewSet.as_view(collection), name="apikey-list"),
+    path(
+        "api-keys/<str:prefix>/",
+        ApiKeyViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        name="apikey-detail",
+    ),
+    path("audit-events/", AuditEventViewSet.as_view({"get": "list"}), name="auditevent-list"),
+    path(
+        "audit-events/<int:pk>/",
+        AuditEventViewSet.as_view({"get": "retrieve"}),
+        name="auditevent-detail",
+    ),
+]

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import django_filters
+from rest_framework import serializers, viewsets
+
+from control_plane.api.mixins import PrincipalMixin
+from control_plane.audit.models import AuditEvent
+from control_plane.audit.selectors import audit_events_visible_to
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    tenant = serializers.CharField(source="tenant_slug")
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "occurred_at",
+            "chain",
+            "sequence",
+            "actor_type",
+            "actor",
+            "api_key_prefix",
+            "tenant",
+            "action",
+            "target_type",
+            "target_id",
+            "request_id",
+            "source_address",
+            "changes",
+            "outcome",
+            "reason",
+            "prev_hash",
+            "hash",
+        ]
+        read_only_fields = fields
+
+
+class AuditEventFilter(django_filters.FilterSet):
+    tenant = django_filters.CharFilter(field_name="tenant_slug")
+    action = django_filters.CharFilter()
+    actor = django_filters.CharFilter()
+    outcome = django_filters.ChoiceFilter(choices=AuditEvent.Outcome.choices)
+    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["tenant", "action", "actor", "outcome", "since", "until"]
+
+
+class AuditEventViewSet(PrincipalMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilter
+
+    def get_queryset(self):
+        return audit_events_visible_to(actor=self.principal)

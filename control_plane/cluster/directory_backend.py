@@ -1,0 +1,146 @@
+"""The `directory` backend: the same objects as YAML files, for a GitOps tool to sync.
+
+Layout: `<root>/<namespace>/<file>` for namespaced objects, `<root>/_cluster/<file>` for
+cluster-scoped ones ("_" cannot start a namespace name, so the folder never collides). Output
+is deterministic, so two runs over the same state give identical bytes and a clean `git diff`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import yaml
+
+from control_plane.cluster.errors import Invalid
+from control_plane.cluster.objects import apply_order, selector_matches
+from control_plane.cluster.types import ApplyResult, ObjectRef
+
+CLUSTER_SCOPED_FOLDER = "_cluster"
+
+# Names and namespaces become path parts; the API server's own rule (RFC 1123 subdomain) also
+# keeps them from escaping the root ("..", "/").
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def render_yaml(obj: Mapping) -> bytes:
+    return yaml.safe_dump(
+        obj, sort_keys=True, default_flow_style=False, allow_unicode=True, width=100
+    ).encode("utf-8")
+
+
+class DirectoryBackend:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def apply(self, objects: Sequence[dict]) -> list[ApplyResult]:
+        results = []
+        for obj in apply_order(objects):
+            ref = ObjectRef.of(obj)
+            path = self.path_of(ref)
+            content = render_yaml(obj)
+            if path.exists():
+                if path.read_bytes() == content:
+                    # Left alone: an unchanged file keeps its mtime and makes no commit.
+                    results.append(ApplyResult(ref, "unchanged"))
+                    continue
+                action = "updated"
+            else:
+                action = "created"
+            _write_atomically(path, content)
+            results.append(ApplyResult(ref, action))
+        return results
+
+    def get(self, ref: ObjectRef) -> dict | None:
+        path = self.path_of(ref)
+        if not path.exists():
+            return None
+        return yaml.safe_load(path.read_bytes())
+
+    def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        selector: Mapping[str, str],
+    ) -> list[dict]:
+        group = api_version.rpartition("/")[0]
+        if namespace is None:
+            # Like a LIST without a namespace: cluster-scoped kinds, or a kind in every namespace.
+            folders = sorted(path for path in self.root.glob("*") if path.is_dir())
+        else:
+            folders = [self._folder(namespace)]
+        found = []
+        for folder in folders:
+            for path in sorted(folder.glob(f"{_file_stem_prefix(kind, group)}*.yaml")):
+                obj = yaml.safe_load(path.read_bytes())
+                ref = ObjectRef.of(obj)
+                if ref.kind != kind or ref.group != group:
+                    continue
+                if selector_matches(obj["metadata"].get("labels"), selector):
+                    found.append(obj)
+        return found
+
+    def delete(self, ref: ObjectRef) -> bool:
+        path = self.path_of(ref)
+        if not path.exists():
+            return False
+        path.unlink()
+        if ref.api_version == "v1" and ref.kind == "Namespace":
+            # Deleting a Namespace deletes everything in it, as on a cluster.
+            shutil.rmtree(self._folder(ref.name), ignore_errors=True)
+        _remove_if_empty(path.parent)
+        return True
+
+    def path_of(self, ref: ObjectRef) -> Path:
+        _check_name(ref.name, what="name", ref=ref)
+        folder = self._folder(ref.namespace) if ref.namespace else self.root / CLUSTER_SCOPED_FOLDER
+        return folder / f"{_file_stem_prefix(ref.kind, ref.group)}{ref.name}.yaml"
+
+    def _folder(self, namespace: str) -> Path:
+        _check_name(namespace, what="namespace", ref=None)
+        return self.root / namespace
+
+
+def _file_stem_prefix(kind: str, group: str) -> str:
+    """`deployment-`, or `httproute.gateway.networking.k8s.io-` for kinds outside the core group.
+
+    The group keeps kinds of the same name from different groups apart, as kubectl's
+    `<resource>.<group>` names do.
+    """
+    return f"{kind.lower()}.{group}-" if group else f"{kind.lower()}-"
+
+
+def _check_name(name: str, *, what: str, ref: ObjectRef | None) -> None:
+    if len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+        subject = f"{ref}: " if ref else ""
+        raise Invalid(
+            f"invalid: {subject}{what} {name!r} must be a lowercase RFC 1123 subdomain",
+            field=f"metadata.{what}",
+        )
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    # Readers (a GitOps agent mid-sync) see the old file or the new one, never half of one.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as temp_file:
+            temp_file.write(content)
+            temp_file.flush()
+            os.fsync(temp_file.fileno())
+        os.chmod(temp_name, 0o644)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty
+        folder.rmdir()

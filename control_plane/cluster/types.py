@@ -1,0 +1,58 @@
+"""The backend protocol and the small value types it speaks in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+ApplyAction = Literal["created", "updated", "unchanged"]
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+
+    @classmethod
+    def of(cls, obj: Mapping) -> ObjectRef:
+        metadata = obj.get("metadata") or {}
+        return cls(
+            api_version=obj["apiVersion"],
+            kind=obj["kind"],
+            namespace=metadata.get("namespace") or None,
+            name=metadata["name"],
+        )
+
+    @property
+    def group(self) -> str:
+        """The API group ("" for the core group), which with the kind names the resource."""
+        return self.api_version.rpartition("/")[0]
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {where}{self.name} ({self.api_version})"
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    ref: ObjectRef
+    action: ApplyAction
+
+
+class ClusterBackend(Protocol):
+    def apply(self, objects: Sequence[dict]) -> list[ApplyResult]: ...
+
+    def get(self, ref: ObjectRef) -> dict | None: ...
+
+    def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        selector: Mapping[str, str],
+    ) -> list[dict]: ...
+
+    def delete(self, ref: ObjectRef) -> bool: ...

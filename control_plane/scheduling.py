@@ -1,0 +1,28 @@
+"""Queueing reconciles after the transaction that changed the desired state commits.
+
+A lost message is harmless: the periodic resync reconciles every object whose
+`observed_generation` lags, so a broker outage only delays the change.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+_PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
+
+def send_reconcile(task_name: str, object_id: int) -> None:
+    from control_plane.celery import app
+
+    try:
+        app.send_task(task_name, args=[object_id], retry=True, retry_policy=_PUBLISH_RETRY)
+    except Exception:
+        logger.warning("could not queue %s(%s); the resync will pick it up", task_name, object_id)
+
+
+def reconcile_on_commit(task_name: str, object_id: int) -> None:
+    transaction.on_commit(lambda: send_reconcile(task_name, object_id))

@@ -1,0 +1,215 @@
+"""Django settings. Every value comes from an environment variable listed in the README.
+
+Unset variables fall back to the embedded defaults of `make run` (SQLite, the kombu filesystem
+broker, the directory cluster backend, no Prometheus), so a fresh clone runs with no servers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from control_plane.env import env_bool, env_choice, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+RUN_DIR = Path(env_str("RUN_DIR", str(BASE_DIR / ".run")))
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set (or DEBUG=true for a local run)")
+    SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "control_plane.audit",
+    "tenants",
+    "endpoints",
+    "scaling",
+    "frontend",
+]
+
+MIDDLEWARE = [
+    "control_plane.request_context.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "control_plane.urls"
+WSGI_APPLICATION = "control_plane.wsgi.application"
+ASGI_APPLICATION = "control_plane.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{RUN_DIR / 'control-plane.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = RUN_DIR / "static"
+
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "control_plane.auth.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "control_plane.api.pagination.BoundedPageNumberPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "control_plane.api.errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "LLM inference control plane API",
+    "DESCRIPTION": "Tenants, quotas, API keys, model endpoints and the audit trail.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+}
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1)
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500, minimum=1)
+
+# Celery: JSON only, acknowledged after the task ran so a killed worker's task is redelivered.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = RUN_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "out"),
+        "data_folder_out": str(_broker_dir / "out"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+    for _folder in ("out", "processed"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30 if CELERY_TASK_TIME_LIMIT > 60 else None
+CELERY_BEAT_SCHEDULE_FILENAME = str(RUN_DIR / "celerybeat-schedule")
+RESYNC_INTERVAL_SECONDS = env_int("RESYNC_INTERVAL_SECONDS", 60, minimum=5)
+RESYNC_STALE_AFTER_SECONDS = env_int("RESYNC_STALE_AFTER_SECONDS", 600, minimum=30)
+
+# Cluster backends (control_plane/cluster/).
+CLUSTER_BACKEND = env_choice("CLUSTER_BACKEND", "directory", ("directory", "kubernetes"))
+CLUSTER_DIRECTORY = env_str("CLUSTER_DIRECTORY", str(RUN_DIR / "manifests"))
+KUBECONFIG = env_str("KUBECONFIG", "")
+KUBE_CONTEXT = env_str("KUBE_CONTEXT", "")
+KUBE_IN_CLUSTER = env_bool("KUBE_IN_CLUSTER", False)
+CLUSTER_FIELD_MANAGER = env_str("CLUSTER_FIELD_MANAGER", "llm-control-plane")
+GATEWAY_NAME = env_str("GATEWAY_NAME", "inference-gateway")
+GATEWAY_NAMESPACE = env_str("GATEWAY_NAMESPACE", "gateway-system")
+MONITORING_NAMESPACE = env_str("MONITORING_NAMESPACE", "monitoring")
+KEDA_HTTP_NAMESPACE = env_str("KEDA_HTTP_NAMESPACE", "keda")
+ENDPOINT_BASE_DOMAIN = env_str("ENDPOINT_BASE_DOMAIN", "inference.example.com")
+HF_TOKEN_SECRET_NAME = env_str("HF_TOKEN_SECRET_NAME", "hf-token")
+
+
+def _gpu_pools() -> list[dict]:
+    raw = env_str("GPU_POOLS", "")
+    if not raw:
+        return [
+            {
+                "name": "h100",
+                "node_selector": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
+                "tolerations": [
+                    {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+                ],
+                "gpu_product": "NVIDIA H100 80GB HBM3",
+                "gpu_memory_gb": 80,
+                "mig_profiles": [],
+            },
+            {
+                "name": "a100-mig",
+                "node_selector": {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"},
+                "tolerations": [
+                    {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+                ],
+                "gpu_product": "NVIDIA A100 80GB (MIG mixed strategy)",
+                "gpu_memory_gb": 80,
+                "mig_profiles": ["1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"],
+            },
+        ]
+    try:
+        pools = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ImproperlyConfigured(f"GPU_POOLS must be a JSON list: {error}") from error
+    if not isinstance(pools, list) or not all(isinstance(p, dict) and "name" in p for p in pools):
+        raise ImproperlyConfigured("GPU_POOLS must be a JSON list of objects with a name")
+    return pools
+
+
+GPU_POOLS = _gpu_pools()
+
+# Telemetry: empty means no Prometheus (the console says so; canary analysis is inconclusive).
+PROMETHEUS_URL = env_str("PROMETHEUS_URL", "")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

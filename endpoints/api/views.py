@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from control_plane.api.mixins import PrincipalMixin, TenantScopedMixin
+from endpoints import selectors, services
+from endpoints.api.serializers import (
+    EndpointCreateSerializer,
+    EndpointSerializer,
+    EndpointUpdateSerializer,
+    ModelVersionInputSerializer,
+    ModelVersionSerializer,
+    ModelVersionUpdateSerializer,
+)
+from scaling.policy import resolve_policy
+from scaling.services import policy_fields
+from tenants.selectors import tenant_for
+
+
+def _scaling_input(data: dict | None, *, base: dict | None = None) -> dict:
+    data = data or {}
+    overrides = {
+        key: value for key, value in data.items() if key not in ("preset", "schedule_floors")
+    }
+    return resolve_policy(
+        preset=data.get("preset"),
+        overrides=overrides,
+        schedule_floors=data.get("schedule_floors"),
+        base=base,
+    )
+
+
+class ModelVersionViewSet(PrincipalMixin, viewsets.GenericViewSet):
+    """The catalog: platform-wide entries plus the private entries of the caller's tenants."""
+
+    serializer_class = ModelVersionSerializer
+
+    def get_queryset(self):
+        return selectors.model_versions_visible_to(actor=self.principal)
+
+    def list(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ModelVersionSerializer(page, many=True).data)
+
+    def retrieve(self, request, pk: int):
+        version = selectors.model_version_for(actor=self.principal, pk=pk)
+        return Response(ModelVersionSerializer(version).data)
+
+    @extend_schema(request=ModelVersionInputSerializer, responses={201: ModelVersionSerializer})
+    def create(self, request):
+        data = ModelVersionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        slug = data.validated_data.get("tenant")
+        tenant = tenant_for(actor=self.principal, slug=slug) if slug else None
+        version = services.model_version_create(
+            actor=self.principal, tenant=tenant, spec=data.to_spec()
+        )
+        return Response(ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ModelVersionUpdateSerializer, responses=ModelVersionSerializer)
+    def partial_update(self, request, pk: int):
+        version = selectors.model_version_for(actor=self.principal, pk=pk)
+        data = ModelVersionUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = services.model_version_update(
+            actor=self.principal, version=version, changes=data.changes()
+        )
+        return Response(ModelVersionSerializer(version).data)
+
+    def destroy(self, request, pk: int):
+        version = selectors.model_version_for(actor=self.principal, pk=pk)
+        services.model_version_delete(actor=self.principal, version=version)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses=ModelVersionSerializer)
+    @action(detail=True, methods=["post"])
+    def deprecate(self, request, pk: int):
+        version = selectors.model_version_for(actor=self.principal, pk=pk)
+        version = services.model_version_deprecate(actor=self.principal, version=version)
+        return Response(ModelVersionSerializer(version).data)
+
+
+class EndpointViewSet(TenantScopedMixin, viewsets.GenericViewSet):
+    serializer_class = EndpointSerializer
+    lookup_field = "name"
+
+    def get_queryset(self):
+        return selectors.endpoints_of(tenant=self.tenant)
+
+    def list(self, request, slug: str):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(EndpointSerializer(page, many=True).data)
+
+    def retrieve(self, request, slug: str, name: str):
+        endpoint = selectors.endpoint_for(tenant=self.tenant, name=name)
+        return Response(EndpointSerializer(endpoint).data)
+
+    @extend_schema(request=EndpointCreateSerializer, responses={201: EndpointSerializer})
+    def create(self, request, slug: str):
+        data = EndpointCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tenant = self.tenant
+        version = selectors.model_version_for(
+            actor=self.principal, pk=data.validated_data["model_version"]
+        )
+        endpoint = services.endpoint_create(
+            actor=self.principal,
+            tenant=tenant,
+            name=data.validated_data["name"],
+            served_model_name=data.validated_data.get("served_model_name", ""),
+            model_version=version,
+            scaling=_scaling_input(data.validated_data.get("scaling")),
+        )
+        endpoint = selectors.endpoint_for(tenant=tenant, name=endpoint.name)
+        return Response(EndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=EndpointUpdateSerializer, responses=EndpointSerializer)
+    def partial_update(self, request, slug: str, name: str):
+        endpoint = selectors.endpoint_for(tenant=self.tenant, name=name)
+        data = EndpointUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        scaling = _scaling_input(
+            data.validated_data["scaling"], base=policy_fields(endpoint.scaling_policy)
+        )
+        services.endpoint_update_scaling(actor=self.principal, endpoint=endpoint, scaling=scaling)
+        endpoint = selectors.endpoint_for(tenant=self.tenant, name=name)
+        return Response(EndpointSerializer(endpoint).data)
+
+    @extend_schema(responses={202: EndpointSerializer})
+    def destroy(self, request, slug: str, name: str):
+        endpoint = selectors.endpoint_for(tenant=self.tenant, name=name)
+        endpoint = services.endpoint_delete(actor=self.principal, endpoint=endpoint)
+        return Response(EndpointSerializer(endpoint).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,331 @@
+"""Every write to the model catalog and to endpoints, with quota admission."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from control_plane.audit.services import diff, record
+from control_plane.auth.permissions import require
+from control_plane.auth.principal import Principal
+from control_plane.errors import Conflict, QuotaExceeded, ValidationFailed, from_django
+from control_plane.scheduling import reconcile_on_commit
+from endpoints.catalog import ModelVersionSpec, validate_spec
+from endpoints.gpu_pools import pool_for
+from endpoints.models import Endpoint, ModelVersion, Revision
+from endpoints.selectors import committed_by_endpoints, endpoint_commitment
+from scaling.models import ScalingPolicy
+from scaling.services import policy_fields, scaling_policy_write
+from tenants.models import Tenant
+from tenants.resources import shortfalls
+from tenants.selectors import quota_limit
+
+RECONCILE_ENDPOINT = "endpoints.reconcile_endpoint"
+
+
+def _version_target(version: ModelVersion | ModelVersionSpec) -> str:
+    return f"{version.name}:{version.version}"
+
+
+def _require_catalog_writer(actor: Principal, tenant: Tenant | None, target: str) -> None:
+    if tenant is None:
+        allowed, reason = actor.is_platform_admin, "Only platform admins add platform-wide models."
+    else:
+        allowed = actor.has_tenant_role(tenant, "deployer")
+        reason = "Only the tenant's deployers and admins change its private models."
+    require(
+        allowed,
+        actor=actor,
+        action="modelversion.write",
+        target_type="model_version",
+        target_id=target,
+        tenant_slug=tenant.slug if tenant else "",
+        reason=reason,
+    )
+
+
+def _audit_fields(spec: ModelVersionSpec) -> dict[str, Any]:
+    return spec.as_fields()
+
+
+def model_version_create(
+    *, actor: Principal, tenant: Tenant | None, spec: ModelVersionSpec
+) -> ModelVersion:
+    _require_catalog_writer(actor, tenant, _version_target(spec))
+    validate_spec(spec)
+    pool_for(gpus=spec.gpus_per_replica, mig_profile=spec.mig_profile)
+    try:
+        with transaction.atomic():
+            version = ModelVersion.objects.create(
+                tenant=tenant, created_by=actor.label, **spec.as_fields()
+            )
+            record(
+                actor=actor,
+                action="modelversion.create",
+                target_type="model_version",
+                target_id=_version_target(spec),
+                tenant_slug=tenant.slug if tenant else "",
+                changes=diff({}, _audit_fields(spec)),
+            )
+    except IntegrityError:
+        raise Conflict(
+            f"Model version {_version_target(spec)} already exists in this catalog.",
+            field="version",
+        ) from None
+    return version
+
+
+def _spec_of(version: ModelVersion) -> ModelVersionSpec:
+    return ModelVersionSpec(
+        **{name: getattr(version, name) for name in ModelVersionSpec.__dataclass_fields__}
+    )
+
+
+def model_version_update(
+    *, actor: Principal, version: ModelVersion, changes: dict[str, Any]
+) -> ModelVersion:
+    """Edit an unused model version. Once an endpoint uses it, it is immutable: publish a new
+    version instead, so what runs is always what the catalog says."""
+    _require_catalog_writer(actor, version.tenant, _version_target(version))
+    before = _spec_of(version)
+    after = ModelVersionSpec(**(before.as_fields() | changes))
+    validate_spec(after)
+    pool_for(gpus=after.gpus_per_replica, mig_profile=after.mig_profile)
+    changed = diff(before.as_fields(), after.as_fields())
+    if not changed:
+        return version
+    try:
+        with transaction.atomic():
+            locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
+            if locked.revisions.exists():
+                raise Conflict(
+                    f"{_version_target(version)} is used by an endpoint and cannot change; "
+                    "publish a new version instead."
+                )
+            ModelVersion.objects.filter(pk=version.pk).update(**after.as_fields())
+            record(
+                actor=actor,
+                action="modelversion.update",
+                target_type="model_version",
+                target_id=_version_target(version),
+                tenant_slug=version.tenant.slug if version.tenant else "",
+                changes=changed,
+            )
+    except IntegrityError:
+        raise Conflict(f"Model version {_version_target(after)} already exists.", field="version")
+    version.refresh_from_db()
+    return version
+
+
+def model_version_deprecate(*, actor: Principal, version: ModelVersion) -> ModelVersion:
+    """Endpoints already using it keep running; new endpoints and rollouts refuse it."""
+    _require_catalog_writer(actor, version.tenant, _version_target(version))
+    if version.state == ModelVersion.State.DEPRECATED:
+        return version
+    with transaction.atomic():
+        ModelVersion.objects.filter(pk=version.pk).update(state=ModelVersion.State.DEPRECATED)
+        record(
+            actor=actor,
+            action="modelversion.deprecate",
+            target_type="model_version",
+            target_id=_version_target(version),
+            tenant_slug=version.tenant.slug if version.tenant else "",
+            changes=diff({"state": version.state}, {"state": ModelVersion.State.DEPRECATED}),
+        )
+    version.state = ModelVersion.State.DEPRECATED
+    return version
+
+
+def model_version_delete(*, actor: Principal, version: ModelVersion) -> None:
+    _require_catalog_writer(actor, version.tenant, _version_target(version))
+    with transaction.atomic():
+        if Revision.objects.filter(model_version=version).exists():
+            raise Conflict(
+                f"{_version_target(version)} is used by an endpoint; deprecate it instead."
+            )
+        record(
+            actor=actor,
+            action="modelversion.delete",
+            target_type="model_version",
+            target_id=_version_target(version),
+            tenant_slug=version.tenant.slug if version.tenant else "",
+            changes=diff(_spec_of(version).as_fields(), {}),
+        )
+        version.delete()
+
+
+def _check_usable_by(version: ModelVersion, tenant: Tenant) -> None:
+    if version.tenant_id is not None and version.tenant_id != tenant.pk:
+        raise ValidationFailed("No such model version in this catalog.", field="model_version")
+    if version.state == ModelVersion.State.DEPRECATED:
+        raise ValidationFailed(
+            f"{_version_target(version)} is deprecated and takes no new endpoints.",
+            field="model_version",
+        )
+    if version.mig_profile and not tenant.quota.mig_slices.get(version.mig_profile):
+        granted = ", ".join(sorted(p for p, n in tenant.quota.mig_slices.items() if n)) or "none"
+        raise ValidationFailed(
+            f"MIG profile {version.mig_profile} is not granted to tenant {tenant.slug} "
+            f"(granted: {granted}).",
+            field="model_version",
+        )
+    pool_for(gpus=version.gpus_per_replica, mig_profile=version.mig_profile)
+
+
+def _admit(
+    *,
+    tenant: Tenant,
+    versions: list[ModelVersion],
+    max_replicas: int,
+    replacing: Endpoint | None,
+) -> None:
+    """Refuse unless the endpoint at its maximum scale fits what the quota leaves."""
+    committed = committed_by_endpoints(tenant=tenant, exclude=replacing)
+    request = endpoint_commitment(revisions=versions, max_replicas=max_replicas)
+    missing = shortfalls(request=request, committed=committed, limit=quota_limit(tenant.quota))
+    if missing:
+        raise QuotaExceeded(
+            f"Quota of tenant {tenant.slug} exceeded: "
+            + "; ".join(shortfall.describe() for shortfall in missing)
+            + f" (at max_replicas={max_replicas}).",
+            field="scaling.max_replicas" if missing[0].resource != "endpoints" else None,
+        )
+
+
+def _lock_tenant(tenant: Tenant) -> Tenant:
+    """Admission reads the tenant's commitments and then adds to them; locking the tenant row
+    serialises concurrent admissions so two requests cannot both take the last GPU."""
+    locked = Tenant.objects.select_for_update().select_related("quota").get(pk=tenant.pk)
+    if locked.state != Tenant.State.ACTIVE:
+        raise Conflict(f"Tenant {tenant.slug} is {locked.state}; endpoints cannot change.")
+    return locked
+
+
+def _require_endpoint_role(actor: Principal, tenant: Tenant, minimum: str, action: str, name: str):
+    require(
+        actor.has_tenant_role(tenant, minimum),
+        actor=actor,
+        action=action,
+        target_type="endpoint",
+        target_id=name,
+        tenant_slug=tenant.slug,
+        reason=f"Only the tenant's {minimum}s{' and admins' if minimum != 'admin' else ''} "
+        f"may do this.",
+    )
+
+
+def endpoint_create(
+    *,
+    actor: Principal,
+    tenant: Tenant,
+    name: str,
+    model_version: ModelVersion,
+    scaling: dict[str, Any],
+    served_model_name: str = "",
+) -> Endpoint:
+    _require_endpoint_role(actor, tenant, "deployer", "endpoint.create", name)
+    endpoint = Endpoint(tenant=tenant, name=name, served_model_name=served_model_name or name)
+    try:
+        endpoint.full_clean(exclude=["tenant", "stable_revision", "canary_revision"])
+    except DjangoValidationError as error:
+        raise from_django(error) from None
+    _check_usable_by(model_version, tenant)
+    try:
+        with transaction.atomic():
+            locked = _lock_tenant(tenant)
+            _admit(
+                tenant=locked,
+                versions=[model_version],
+                max_replicas=scaling["max_replicas"],
+                replacing=None,
+            )
+            endpoint.save()
+            revision = Revision.objects.create(
+                endpoint=endpoint, model_version=model_version, number=1
+            )
+            endpoint.stable_revision = revision
+            endpoint.save(update_fields=["stable_revision"])
+            scaling_policy_write(endpoint=endpoint, values=scaling)
+            record(
+                actor=actor,
+                action="endpoint.create",
+                target_type="endpoint",
+                target_id=name,
+                tenant_slug=tenant.slug,
+                changes=diff(
+                    {},
+                    {
+                        "served_model_name": endpoint.served_model_name,
+                        "model_version": _version_target(model_version),
+                        "revision": revision.kubernetes_name,
+                        "scaling": scaling,
+                    },
+                ),
+            )
+            reconcile_on_commit(RECONCILE_ENDPOINT, endpoint.pk)
+    except IntegrityError:
+        raise Conflict(f"Endpoint {name!r} already exists in {tenant.slug}.", field="name")
+    return endpoint
+
+
+def endpoint_update_scaling(
+    *, actor: Principal, endpoint: Endpoint, scaling: dict[str, Any]
+) -> Endpoint:
+    tenant = endpoint.tenant
+    _require_endpoint_role(actor, tenant, "deployer", "endpoint.update", endpoint.name)
+    if endpoint.state == Endpoint.State.DELETING:
+        raise Conflict(f"Endpoint {endpoint.name} is being deleted.")
+    with transaction.atomic():
+        locked = _lock_tenant(tenant)
+        policy = ScalingPolicy.objects.select_for_update().get(endpoint=endpoint)
+        before = policy_fields(policy)
+        changes = diff(before, scaling)
+        if not changes:
+            return endpoint
+        _admit(
+            tenant=locked,
+            versions=[r.model_version for r in endpoint.revisions_in_service()],
+            max_replicas=scaling["max_replicas"],
+            replacing=endpoint,
+        )
+        scaling_policy_write(endpoint=endpoint, values=scaling)
+        _bump_generation(endpoint)
+        record(
+            actor=actor,
+            action="endpoint.update",
+            target_type="endpoint",
+            target_id=endpoint.name,
+            tenant_slug=tenant.slug,
+            changes={f"scaling.{key}": value for key, value in changes.items()},
+        )
+    endpoint.scaling_policy = ScalingPolicy.objects.get(endpoint=endpoint)
+    return endpoint
+
+
+def _bump_generation(endpoint: Endpoint) -> None:
+    Endpoint.objects.filter(pk=endpoint.pk).update(generation=F("generation") + 1)
+    endpoint.refresh_from_db(fields=["generation"])
+    reconcile_on_commit(RECONCILE_ENDPOINT, endpoint.pk)
+
+
+def endpoint_delete(*, actor: Principal, endpoint: Endpoint) -> Endpoint:
+    """Mark for deletion; the reconciler removes the cluster objects, then the row."""
+    _require_endpoint_role(actor, endpoint.tenant, "admin", "endpoint.delete", endpoint.name)
+    if endpoint.state == Endpoint.State.DELETING:
+        return endpoint
+    with transaction.atomic():
+        Endpoint.objects.filter(pk=endpoint.pk).update(state=Endpoint.State.DELETING)
+        endpoint.state = Endpoint.State.DELETING
+        _bump_generation(endpoint)
+        record(
+            actor=actor,
+            action="endpoint.delete",
+            target_type="endpoint",
+            target_id=endpoint.name,
+            tenant_slug=endpoint.tenant.slug,
+            changes=diff({"state": Endpoint.State.ACTIVE}, {"state": Endpoint.State.DELETING}),
+        )
+    return endpoint

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from scaling.presets import PRESETS
+from scaling.spec import WEEKDAYS
+
+
+class ScheduleFloorSerializer(serializers.Serializer):
+    days = serializers.ListField(child=serializers.ChoiceField(choices=WEEKDAYS), min_length=1)
+    start = serializers.RegexField(r"^\d{2}:\d{2}$", help_text="Local time, e.g. '08:00'.")
+    end = serializers.RegexField(r"^\d{2}:\d{2}$", help_text="Local time, e.g. '18:00'.")
+    timezone = serializers.CharField(max_length=64, help_text="IANA zone, e.g. 'Europe/Paris'.")
+    min_replicas = serializers.IntegerField(min_value=1, max_value=1000, default=1)
+
+
+class ScalingPolicyInputSerializer(serializers.Serializer):
+    """A preset, then any field to override. Omitted fields keep the preset's (on create) or the
+    current policy's (on update) value."""
+
+    preset = serializers.ChoiceField(choices=sorted(PRESETS), required=False)
+    min_replicas = serializers.IntegerField(min_value=0, max_value=1000, required=False)
+    max_replicas = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    target_queue_per_replica = serializers.FloatField(
+        min_value=0.01, max_value=10_000, required=False
+    )
+    activation_queue = serializers.FloatField(min_value=0, max_value=10_000, required=False)
+    ttft_p95_target_ms = serializers.IntegerField(
+        min_value=1, max_value=600_000, required=False, allow_null=True
+    )
+    polling_interval_s = serializers.IntegerField(min_value=1, max_value=3600, required=False)
+    cooldown_s = serializers.IntegerField(min_value=0, max_value=86400, required=False)
+    scale_up_stabilization_s = serializers.IntegerField(min_value=0, max_value=3600, required=False)
+    scale_down_stabilization_s = serializers.IntegerField(
+        min_value=0, max_value=3600, required=False
+    )
+    scale_up_pods_per_period = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    scale_up_percent_per_period = serializers.IntegerField(
+        min_value=1, max_value=1000, required=False
+    )
+    scale_down_percent_per_period = serializers.IntegerField(
+        min_value=1, max_value=100, required=False
+    )
+    policy_period_s = serializers.IntegerField(min_value=1, max_value=1800, required=False)
+    schedule_floors = ScheduleFloorSerializer(many=True, required=False)
+
+    def overrides(self) -> dict:
+        data = dict(self.validated_data)
+        data.pop("preset", None)
+        data.pop("schedule_floors", None)
+        return data
+
+
+class ScalingPolicySerializer(serializers.Serializer):
+    preset = serializers.CharField(allow_blank=True)
+    min_replicas = serializers.IntegerField()
+    max_replicas = serializers.IntegerField()
+    target_queue_per_replica = serializers.FloatField()
+    activation_queue = serializers.FloatField()
+    ttft_p95_target_ms = serializers.IntegerField(allow_null=True)
+    polling_interval_s = serializers.IntegerField()
+    cooldown_s = serializers.IntegerField()
+    scale_up_stabilization_s = serializers.IntegerField()
+    scale_down_stabilization_s = serializers.IntegerField()
+    scale_up_pods_per_period = serializers.IntegerField()
+    scale_up_percent_per_period = serializers.IntegerField()
+    scale_down_percent_per_period = serializers.IntegerField()
+    policy_period_s = serializers.IntegerField()
+    schedule_floors = ScheduleFloorSerializer(many=True)

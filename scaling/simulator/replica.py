@@ -1,0 +1,148 @@
+"""One vLLM server: a waiting queue and continuous batching with chunked prefill.
+
+Each engine step (vLLM V1 scheduler) first admits waiting requests while fewer than
+`max_num_seqs` run and their KV blocks fit, then fills a `max_batched_tokens` budget: one token
+per decoding sequence, the rest as prefill chunks of admitted requests in arrival order. The
+step lasts decode_step(decoding sequences) + prefill tokens / prefill throughput. A request's
+first token is out at the end of the step that completes its prefill.
+
+KV space is reserved for prompt + output at admission. vLLM allocates blocks as tokens are
+generated and preempts when full; reserving up front admits a little less but never preempts,
+which is the same steady-state throughput without modelling recomputation.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from dataclasses import dataclass
+
+from scaling.simulator.hardware import ReplicaProfile
+
+STARTING, READY, DRAINING, TERMINATED = "starting", "ready", "draining", "terminated"
+
+
+@dataclass(slots=True)
+class Job:
+    """A request inside the simulation."""
+
+    rid: int
+    arrival_s: float
+    prompt: int
+    output: int
+    prefill_left: int = 0
+    first_token_s: float = -1.0
+    done_s: float = -1.0
+
+
+class Replica:
+    __slots__ = (
+        "_completing",
+        "_decoded",
+        "_step_table",
+        "counter",
+        "decoding",
+        "in_step",
+        "kv_used",
+        "name",
+        "prefilling",
+        "profile",
+        "provisioned_s",
+        "ready_s",
+        "state",
+        "terminated_s",
+        "waiting",
+    )
+
+    def __init__(
+        self, name: int, profile: ReplicaProfile, provisioned_s: float, ready_s: float
+    ) -> None:
+        self.name = name
+        self.profile = profile
+        self._step_table = profile.decode_step_table()
+        self.provisioned_s = provisioned_s
+        self.ready_s = ready_s
+        self.terminated_s = -1.0
+        self.state = STARTING
+        self.waiting: deque[Job] = deque()
+        self.prefilling: deque[Job] = deque()
+        # (decode-step count at which the sequence emits its last token, rid, job)
+        self.decoding: list[tuple[int, int, Job]] = []
+        self.counter = 0
+        self.kv_used = 0
+        self.in_step = False
+        self._completing: list[Job] = []
+        self._decoded = False
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.waiting) + len(self.prefilling) + len(self.decoding)
+
+    def start_step(self, now: float) -> float | None:
+        """Schedule the next step; its end time, or None when there is nothing to run."""
+        p = self.profile
+        waiting, prefilling = self.waiting, self.prefilling
+        while waiting and len(prefilling) + len(self.decoding) < p.max_num_seqs:
+            job = waiting[0]
+            need = job.prompt + job.output
+            if self.kv_used + need > p.kv_capacity_tokens:
+                break
+            waiting.popleft()
+            self.kv_used += need
+            job.prefill_left = job.prompt
+            prefilling.append(job)
+        n_decode = len(self.decoding)
+        budget = p.max_batched_tokens - n_decode
+        prefill_tokens = 0
+        completing = self._completing
+        for job in prefilling:
+            if budget <= 0:
+                break
+            take = min(job.prefill_left, budget)
+            job.prefill_left -= take
+            budget -= take
+            prefill_tokens += take
+            if job.prefill_left == 0:
+                completing.append(job)
+        for _ in completing:
+            prefilling.popleft()
+        if n_decode == 0 and prefill_tokens == 0:
+            self.in_step = False
+            return None
+        self.in_step = True
+        self._decoded = n_decode > 0
+        return now + self._step_table[n_decode] + prefill_tokens / p.prefill_tokens_per_s
+
+    def finish_step(self, now: float) -> tuple[list[Job], list[Job]]:
+        """Close the running step: (jobs that got their first token, jobs that finished)."""
+        finished: list[Job] = []
+        decoding = self.decoding
+        if self._decoded:
+            self.counter += 1
+            while decoding and decoding[0][0] <= self.counter:
+                job = heapq.heappop(decoding)[2]
+                job.done_s = now
+                self.kv_used -= job.prompt + job.output
+                finished.append(job)
+        first = self._completing
+        self._completing = []
+        for job in first:
+            job.first_token_s = now
+            if job.output <= 1:
+                job.done_s = now
+                self.kv_used -= job.prompt + job.output
+                finished.append(job)
+            else:
+                heapq.heappush(decoding, (self.counter + job.output - 1, job.rid, job))
+        self.in_step = False
+        return first, finished
+
+    def drop_all(self) -> list[Job]:
+        """Empty the replica (end of simulation); the jobs it still held."""
+        jobs = list(self.waiting) + list(self.prefilling) + [j for _, _, j in self.decoding]
+        jobs += [j for j in self._completing if j.first_token_s < 0]
+        self.waiting.clear()
+        self.prefilling.clear()
+        self.decoding.clear()
+        self._completing = []
+        return jobs

@@ -1,0 +1,38 @@
+"""Session-wide fixtures: real PostgreSQL and Redis servers, and the people of the tests."""
+
+from __future__ import annotations
+
+import os
+
+import dj_database_url
+import pytest
+
+from tests import servers
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    supplied = os.environ.get("TEST_DATABASE_URL")
+    if supplied:
+        yield supplied
+        return
+    with servers.postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(postgres_url: str) -> None:
+    from django.conf import settings
+
+    # Mutated in place: Django's connection handler holds this very dict.
+    settings.DATABASES["default"].update(dj_database_url.parse(postgres_url))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    supplied = os.environ.get("TEST_REDIS_URL")
+    if supplied:
+        yield supplied
+        return
+    with servers.redis_server() as url:
+        yield url

@@ -1,0 +1,104 @@
+"""Throwaway PostgreSQL and Redis servers for the test session, on free ports.
+
+PostgreSQL refuses to run as root, so as root the cluster is created and run as the `postgres`
+user in a temporary directory that user owns.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _postgres_bin() -> Path:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), reverse=True)
+    if not candidates:
+        raise RuntimeError(
+            "PostgreSQL server binaries not found under /usr/lib/postgresql/<version>/bin; "
+            "run `make test` (installs them as root) or `apt-get install postgresql`."
+        )
+    return Path(candidates[0]).parent
+
+
+def _wait_for_port(port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """Yields a DATABASE_URL for a fresh cluster; the cluster is deleted afterwards."""
+    bindir = _postgres_bin()
+    as_root = os.geteuid() == 0
+    workdir = Path(tempfile.mkdtemp(prefix="cp-test-pg-"))
+    run_as: list[str] = []
+    if as_root:
+        postgres_user = pwd.getpwnam("postgres")
+        os.chown(workdir, postgres_user.pw_uid, postgres_user.pw_gid)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    datadir, port = workdir / "data", free_port()
+    subprocess.run(
+        [*run_as, bindir / "initdb", "-D", datadir, "-A", "trust", "-U", "postgres", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+    )
+    options = (
+        f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    )
+    start = [bindir / "pg_ctl", "-D", datadir, "-o", options, "-l", workdir / "log", "-w", "start"]
+    subprocess.run(
+        [*run_as, *start],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgres://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*run_as, bindir / "pg_ctl", "-D", datadir, "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """Yields a redis:// URL for a fresh in-memory server."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError(
+            "redis-server not found; run `make test` or apt-get install redis-server"
+        )
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port, 10)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

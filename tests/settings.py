@@ -1,0 +1,14 @@
+"""Settings for the test session: the project's settings with test-only conveniences.
+
+The database and broker addresses are filled in by tests/conftest.py once it has started the
+throwaway PostgreSQL and Redis servers.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("RUN_DIR", "/tmp/control-plane-test-run")
+
+from control_plane.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
