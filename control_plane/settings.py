@@ -163,6 +163,19 @@ GATEWAY_NAME = env_str("GATEWAY_NAME", "inference-gateway")
 GATEWAY_NAMESPACE = env_str("GATEWAY_NAMESPACE", "gateway-system")
 MONITORING_NAMESPACE = env_str("MONITORING_NAMESPACE", "monitoring")
 KEDA_HTTP_NAMESPACE = env_str("KEDA_HTTP_NAMESPACE", "keda")
+# Names of the KEDA HTTP add-on's services, as its Helm chart installs them.
+KEDA_HTTP_INTERCEPTOR_SERVICE = env_str(
+    "KEDA_HTTP_INTERCEPTOR_SERVICE", "keda-add-ons-http-interceptor-proxy"
+)
+KEDA_HTTP_INTERCEPTOR_PORT = env_int("KEDA_HTTP_INTERCEPTOR_PORT", 8080, minimum=1)
+KEDA_HTTP_SCALER_ADDRESS = env_str(
+    "KEDA_HTTP_SCALER_ADDRESS", "keda-add-ons-http-external-scaler.keda:9090"
+)
+# The Prometheus that KEDA's triggers query from inside the cluster (not PROMETHEUS_URL, which
+# is how this service reaches Prometheus and may differ).
+KEDA_PROMETHEUS_ADDRESS = env_str(
+    "KEDA_PROMETHEUS_ADDRESS", "http://prometheus-operated.monitoring.svc:9090"
+)
 ENDPOINT_BASE_DOMAIN = env_str("ENDPOINT_BASE_DOMAIN", "inference.example.com")
 HF_TOKEN_SECRET_NAME = env_str("HF_TOKEN_SECRET_NAME", "hf-token")
 

@@ -252,14 +252,15 @@ def _discovery(path: str) -> dict | None:
         return kube_resources.group_list_document()
     parts = path.strip("/").split("/")
     if parts[0] == "api" and len(parts) == 2:
-        return kube_resources.resource_list_document("", parts[1]) or _not_found_document()
-    if parts[0] == "apis" and len(parts) == 3:
-        return kube_resources.resource_list_document(parts[1], parts[2]) or _not_found_document()
-    return None
-
-
-def _not_found_document() -> dict:
-    raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        group, version = "", parts[1]
+    elif parts[0] == "apis" and len(parts) == 3:
+        group, version = parts[1], parts[2]
+    else:
+        return None
+    document = kube_resources.resource_list_document(group, version)
+    if document is None:
+        raise _no_such_path()
+    return document
 
 
 def _route(path: str) -> _Route:
@@ -327,8 +328,7 @@ def _dispatch(
                 "UnsupportedMediaType",
                 f'the fake API server only serves server-side apply, not "{content_type}"',
             )
-        existed = _exists(state, route)
-        applied = state.apply(
+        applied, created = state.apply(
             resource,
             version,
             namespace,
@@ -338,29 +338,28 @@ def _dispatch(
             force=query.get("force", "").lower() in ("true", "1"),
         )
         # Server-side apply answers 201 when it created the object.
-        return (200 if existed else 201), applied
+        return (201 if created else 200), applied
     if verb == "delete":
         return 200, state.delete(resource, namespace, name)
     raise ApiError(405, "MethodNotAllowed", "the fake API server does not serve this request")
 
 
-def _exists(state: ClusterState, route: _Route) -> bool:
-    try:
-        state.get(route.resource, route.version, route.namespace, route.name)
-    except ApiError:
-        return False
-    return True
-
-
 def _parse_body(raw_body: bytes) -> dict:
     try:
-        # JSON is YAML, so apply-patch+yaml bodies sent as JSON parse either way.
-        body = yaml.safe_load(raw_body)
-    except yaml.YAMLError as error:
-        raise ApiError(400, "BadRequest", f"error decoding the request body: {error}") from error
+        # apply-patch+yaml bodies may be JSON (the python client sends JSON) or YAML.
+        body = json.loads(raw_body)
+    except ValueError:
+        body = _parse_yaml(raw_body)
     if not isinstance(body, dict):
         raise ApiError(400, "BadRequest", "the request body must be an object")
     return body
+
+
+def _parse_yaml(raw_body: bytes) -> object:
+    try:
+        return yaml.safe_load(raw_body)
+    except yaml.YAMLError as error:
+        raise ApiError(400, "BadRequest", f"error decoding the request body: {error}") from error
 
 
 def _fault_response(fault: _Fault, method: str, route: _Route) -> tuple[int, dict, dict]:

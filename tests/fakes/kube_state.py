@@ -145,7 +145,8 @@ class ClusterState:
         *,
         field_manager: str,
         force: bool,
-    ) -> dict:
+    ) -> tuple[dict, bool]:
+        """The object after the apply, and whether the apply created it."""
         if not field_manager:
             raise ApiError(
                 422,
@@ -156,11 +157,12 @@ class ClusterState:
         with self._lock:
             body = self._checked_body(resource, version, namespace, body, url_name=name)
             stored = self._objects.get(self._key(resource, namespace, name))
+            created = stored is None
             if stored is None:
                 stored = self._insert(resource, namespace, body)
             else:
-                self._reapply(stored, body, field_manager=field_manager, force=force)
-            return self._served(stored.body, resource, version)
+                self._reapply(stored, body, force=force)
+            return self._served(stored.body, resource, version), created
 
     def delete(self, resource: ResourceType, namespace: str | None, name: str) -> dict:
         with self._lock:
@@ -264,7 +266,7 @@ class ClusterState:
         self._settle(namespace)
         return stored
 
-    def _reapply(self, stored: _Stored, body: dict, *, field_manager: str, force: bool) -> None:
+    def _reapply(self, stored: _Stored, body: dict, *, force: bool) -> None:
         for path, (value, manager) in list(stored.foreign.items()):
             if not _has_path(body, path):
                 continue
