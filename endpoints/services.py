@@ -198,7 +198,9 @@ def _admit(
 def _lock_tenant(tenant: Tenant) -> Tenant:
     """Admission reads the tenant's commitments and then adds to them; locking the tenant row
     serialises concurrent admissions so two requests cannot both take the last GPU."""
-    locked = Tenant.objects.select_for_update().select_related("quota").get(pk=tenant.pk)
+    locked = (
+        Tenant.objects.select_for_update(of=("self",)).select_related("quota").get(pk=tenant.pk)
+    )
     if locked.state != Tenant.State.ACTIVE:
         raise Conflict(f"Tenant {tenant.slug} is {locked.state}; endpoints cannot change.")
     return locked

@@ -23,9 +23,13 @@ def postgres_url() -> str:
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(postgres_url: str) -> None:
     from django.conf import settings
+    from django.db import connections
 
-    # Mutated in place: Django's connection handler holds this very dict.
+    # Mutated in place: Django's connection handler holds this very dict. A connection wrapper
+    # made before this point has the wrong backend class, so it is dropped.
     settings.DATABASES["default"].update(dj_database_url.parse(postgres_url))
+    connections["default"].close()
+    del connections["default"]
 
 
 @pytest.fixture(scope="session")

@@ -49,7 +49,8 @@ def parse_quantity(value: str | int | float) -> Decimal:
     return Decimal(number) * _SUFFIXES.get(suffix, Decimal(1))
 
 
-def format_quantity(value: Decimal) -> str:
+def format_quantity(value: Decimal | int) -> str:
+    value = Decimal(value)
     if value != value.to_integral_value():
         millis = value * 1000
         return f"{int(millis)}m" if millis == millis.to_integral_value() else str(value)

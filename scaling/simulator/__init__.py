@@ -1,0 +1,1 @@
+"""Autoscaling simulator: replay a request trace against a ScalingSpec (no Django here)."""
