@@ -1,11 +1,24 @@
 """Every route of /api/v1/. Nested tenant routes are spelled out so the URL shape is visible
 in one place."""
 
-from django.urls import path
+from django.http import HttpRequest, JsonResponse
+from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
 
 from control_plane.audit.api import AuditEventViewSet
 from endpoints.api.views import EndpointViewSet, ModelVersionViewSet
 from tenants.api.views import ApiKeyViewSet, MembershipViewSet, QuotaViewSet, TenantViewSet
+
+
+@csrf_exempt
+def unknown_route(request: HttpRequest, path: str) -> JsonResponse:
+    """Unmatched /api/ URLs answer in the API's error shape, not with Django's HTML page."""
+    body = {"code": "not_found", "message": f"No API route /api/v1/{path}."}
+    request_id = getattr(request, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    return JsonResponse({"error": body}, status=404)
+
 
 collection = {"get": "list", "post": "create"}
 item = {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
@@ -61,4 +74,5 @@ api_urlpatterns = [
         AuditEventViewSet.as_view({"get": "retrieve"}),
         name="auditevent-detail",
     ),
+    re_path(r"^(?P<path>.*)$", unknown_route),
 ]

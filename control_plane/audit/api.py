@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC
+
 import django_filters
 from rest_framework import serializers, viewsets
 
@@ -36,13 +38,20 @@ class AuditEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """ISO 8601 with any offset; compared in UTC (PostgreSQL refuses offsets beyond ±15:59)."""
+
+    def filter(self, qs, value):
+        return super().filter(qs, value.astimezone(UTC) if value is not None else None)
+
+
 class AuditEventFilter(django_filters.FilterSet):
     tenant = django_filters.CharFilter(field_name="tenant_slug")
     action = django_filters.CharFilter()
     actor = django_filters.CharFilter()
     outcome = django_filters.ChoiceFilter(choices=AuditEvent.Outcome.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    since = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    until = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent
@@ -51,6 +60,7 @@ class AuditEventFilter(django_filters.FilterSet):
 
 class AuditEventViewSet(PrincipalMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = AuditEventSerializer
+    queryset = AuditEvent.objects.none()  # the model, for the schema
     filterset_class = AuditEventFilter
 
     def get_queryset(self):

@@ -2,6 +2,12 @@
 
 The DynamicClient finds every kind, built-in or custom, through API discovery, so custom
 resources (KEDA, Gateway API, Prometheus Operator) need no generated client.
+
+A second reconcile sends no write: each object carries the sha256 of what we applied in the
+`llm-control-plane/applied-hash` annotation, and an object whose live annotation matches is
+skipped. The trade-off: a change someone else makes to a field we own, without touching the
+annotation, is not undone until our desired state changes. Deleting the annotation (or the
+object) forces the next reconcile to apply again.
 """
 
 from __future__ import annotations

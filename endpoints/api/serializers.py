@@ -38,7 +38,7 @@ class EngineArgsSerializer(serializers.Serializer):
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
-    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     engine_args = EngineArgsSerializer()
     cpu = serializers.SerializerMethodField()
     memory = serializers.SerializerMethodField()

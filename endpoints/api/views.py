@@ -15,6 +15,7 @@ from endpoints.api.serializers import (
     ModelVersionSerializer,
     ModelVersionUpdateSerializer,
 )
+from endpoints.models import Endpoint, ModelVersion
 from scaling.policy import resolve_policy
 from scaling.services import policy_fields
 from tenants.selectors import tenant_for
@@ -37,6 +38,7 @@ class ModelVersionViewSet(PrincipalMixin, viewsets.GenericViewSet):
     """The catalog: platform-wide entries plus the private entries of the caller's tenants."""
 
     serializer_class = ModelVersionSerializer
+    queryset = ModelVersion.objects.none()  # the model, for the schema
 
     def get_queryset(self):
         return selectors.model_versions_visible_to(actor=self.principal)
@@ -85,6 +87,7 @@ class ModelVersionViewSet(PrincipalMixin, viewsets.GenericViewSet):
 
 class EndpointViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     serializer_class = EndpointSerializer
+    queryset = Endpoint.objects.none()
     lookup_field = "name"
 
     def get_queryset(self):

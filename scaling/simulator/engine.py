@@ -145,7 +145,7 @@ class _Simulation:
         end = replica.start_step(t)
         self.queued -= before - len(replica.waiting)
         if end is not None:
-            self.push(end, _STEP, replica)
+            self.push(end, _STEP, (replica, replica.version))
         elif replica.state == DRAINING and replica.in_flight == 0:
             replica.state = TERMINATED
             replica.terminated_s = t
@@ -159,6 +159,10 @@ class _Simulation:
             self.peak_queue = self.queued
         if not replica.in_step:
             self.kick(replica, t)
+            return
+        end = replica.interrupt(t)
+        if end is not None:
+            self.push(end, _STEP, (replica, replica.version))
 
     def finish(self, job: Job, t: float, served: bool) -> None:
         self.in_flight -= 1
@@ -218,7 +222,9 @@ class _Simulation:
                 t = stop_at
                 break
             if kind == _STEP:
-                self.on_step(obj, t)  # type: ignore[arg-type]
+                replica, version = obj  # type: ignore[misc]
+                if version == replica.version:
+                    self.on_step(replica, t)
             elif kind == _READY:
                 self.on_ready(obj, t)  # type: ignore[arg-type]
             elif kind == _TIMEOUT:
@@ -309,7 +315,7 @@ class _Simulation:
             dropped=n - served,
             gpu_hours=gpu_s * self.profile.gpus_per_replica / 3600,
             slo_ttft_ms=config.slo_ttft_ms,
-            slo_attainment=met / n if n else 1.0,
+            slo_attainment=float(met) / n if n else 1.0,
             ttft_p50_ms=percentile_ms(served_ttft, 50),
             ttft_p95_ms=percentile_ms(served_ttft, 95),
             ttft_p99_ms=percentile_ms(served_ttft, 99),

@@ -6,6 +6,10 @@ per decoding sequence, the rest as prefill chunks of admitted requests in arriva
 step lasts decode_step(decoding sequences) + prefill tokens / prefill throughput. A request's
 first token is out at the end of the step that completes its prefill.
 
+Decode-only steps are identical until a sequence finishes or a request arrives, so a run of them
+is one event: `start_step` schedules the end of the step in which the next sequence finishes, and
+an arrival `interrupt`s the run at the end of the step in progress, where vLLM would pick it up.
+
 KV space is reserved for prompt + output at admission. vLLM allocates blocks as tokens are
 generated and preempts when full; reserving up front admits a little less but never preempts,
 which is the same steady-state throughput without modelling recomputation.
@@ -50,7 +54,11 @@ class Replica:
         "provisioned_s",
         "ready_s",
         "state",
+        "step_dt",
+        "step_k",
+        "step_start",
         "terminated_s",
+        "version",
         "waiting",
     )
 
@@ -73,6 +81,12 @@ class Replica:
         self.in_step = False
         self._completing: list[Job] = []
         self._decoded = False
+        # The step run in progress: start, seconds per step, steps; `version` tells a current
+        # step-end event from one an interruption replaced.
+        self.step_start = 0.0
+        self.step_dt = 0.0
+        self.step_k = 1
+        self.version = 0
 
     @property
     def in_flight(self) -> int:
@@ -111,14 +125,29 @@ class Replica:
             return None
         self.in_step = True
         self._decoded = n_decode > 0
-        return now + self._step_table[n_decode] + prefill_tokens / p.prefill_tokens_per_s
+        self.step_start = now
+        self.step_dt = self._step_table[n_decode] + prefill_tokens / p.prefill_tokens_per_s
+        # Without prefill work the next change is the first sequence to finish.
+        self.step_k = self.decoding[0][0] - self.counter if prefill_tokens == 0 else 1
+        return now + self.step_k * self.step_dt
+
+    def interrupt(self, now: float) -> float | None:
+        """A request arrived during a run of decode steps: the new, earlier end of the run."""
+        if not self.in_step or self.step_k == 1:
+            return None
+        k = int((now - self.step_start) / self.step_dt) + 1
+        if k >= self.step_k:
+            return None
+        self.step_k = k
+        self.version += 1
+        return self.step_start + k * self.step_dt
 
     def finish_step(self, now: float) -> tuple[list[Job], list[Job]]:
         """Close the running step: (jobs that got their first token, jobs that finished)."""
         finished: list[Job] = []
         decoding = self.decoding
         if self._decoded:
-            self.counter += 1
+            self.counter += self.step_k
             while decoding and decoding[0][0] <= self.counter:
                 job = heapq.heappop(decoding)[2]
                 job.done_s = now

@@ -20,11 +20,13 @@ from tenants.api.serializers import (
     TenantSerializer,
     TenantUpdateSerializer,
 )
+from tenants.models import ApiKey, Membership, Tenant
 from tenants.quota_report import quota_report
 
 
 class TenantViewSet(PrincipalMixin, viewsets.GenericViewSet):
     serializer_class = TenantSerializer
+    queryset = Tenant.objects.none()  # the model, for the schema; rows come from selectors
     lookup_field = "slug"
     lookup_value_regex = "[^/]+"
 
@@ -92,6 +94,7 @@ class QuotaViewSet(TenantScopedMixin, viewsets.GenericViewSet):
 
 class MembershipViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     serializer_class = MembershipSerializer
+    queryset = Membership.objects.none()
     lookup_field = "username"
     lookup_value_regex = "[^/]+"
 
@@ -135,6 +138,7 @@ class ApiKeyViewSet(PrincipalMixin, mixins.ListModelMixin, viewsets.GenericViewS
     """The caller's own API keys."""
 
     serializer_class = ApiKeySerializer
+    queryset = ApiKey.objects.none()
     lookup_field = "prefix"
     lookup_value_regex = "[^/]+"
 

@@ -7,8 +7,9 @@ tenant's objects are invisible, never "forbidden".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 

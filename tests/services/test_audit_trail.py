@@ -101,9 +101,12 @@ def test_update_and_delete_are_rejected_by_the_database():
         AuditEvent.objects.filter(pk=event.pk).update(action="tampered")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         AuditEvent.objects.filter(pk=event.pk).delete()
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE audit_auditevent")
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("TRUNCATE audit_auditevent")
 
 
 def _tamper(sql: str, params: list) -> None:

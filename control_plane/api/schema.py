@@ -1,0 +1,66 @@
+"""OpenAPI post-processing: every operation documents the error responses it can give, all in
+the one error shape of control_plane/api/errors.py."""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                },
+                "request_id": {"type": "string"},
+            },
+        }
+    },
+}
+ERRORS = {
+    "400": "Invalid input; `fields` names each field and the reason.",
+    "401": "Missing or invalid credentials.",
+    "403": "The caller may see the object but not do this.",
+    "404": "No such object, or it belongs to a tenant the caller cannot see.",
+    "405": "Method not allowed.",
+    "406": "Unacceptable Accept header.",
+    "409": "Conflicts with the current state (quota, uniqueness, lifecycle).",
+    "415": "Unsupported media type.",
+}
+
+
+def add_error_responses(result: dict, generator, request, public) -> dict:
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = ERROR_SCHEMA
+    reference = {"$ref": "#/components/schemas/Error"}
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            for status, description in ERRORS.items():
+                responses.setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": reference}},
+                    },
+                )
+    return result
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "control_plane.auth.authentication.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema) -> dict:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key: `Authorization: Bearer cpk_<prefix>_<secret>`.",
+        }

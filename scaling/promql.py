@@ -1,0 +1,110 @@
+"""Every PromQL query of the project, built from vLLM's metric names and our target labels.
+
+Series are selected by the `namespace` and `revision` labels: the PodMonitor of each revision
+copies the pod's `llm-control-plane/revision` label into `revision`, and the Prometheus operator
+sets `namespace` from the scraped pod's namespace. vLLM has renamed some metrics across releases;
+`Metric.former` lists the old names so one query serves a fleet that runs both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    former: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.former)
+
+
+# https://docs.vllm.ai/en/latest/design/metrics.html
+REQUESTS_WAITING = Metric("vllm:num_requests_waiting")
+REQUESTS_RUNNING = Metric("vllm:num_requests_running")
+KV_CACHE_USAGE = Metric("vllm:kv_cache_usage_perc", former=("vllm:gpu_cache_usage_perc",))
+TIME_TO_FIRST_TOKEN = Metric("vllm:time_to_first_token_seconds")
+INTER_TOKEN_LATENCY = Metric(
+    "vllm:inter_token_latency_seconds", former=("vllm:time_per_output_token_seconds",)
+)
+REQUEST_TIME_PER_OUTPUT_TOKEN = Metric("vllm:request_time_per_output_token_seconds")
+E2E_REQUEST_LATENCY = Metric("vllm:e2e_request_latency_seconds")
+REQUEST_QUEUE_TIME = Metric("vllm:request_queue_time_seconds")
+REQUEST_SUCCESS = Metric("vllm:request_success_total")
+PROMPT_TOKENS = Metric("vllm:prompt_tokens_total")
+GENERATION_TOKENS = Metric("vllm:generation_tokens_total")
+
+# Window of the TTFT p95 trigger. The autoscaling simulator models the same one-minute window
+# (scaling/simulator/engine.py); with the PodMonitor's 15 s scrape interval it holds four samples,
+# the fewest for which `rate` is reliable.
+TTFT_WINDOW = "1m"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The series of one revision."""
+
+    namespace: str
+    revision: str
+
+    @property
+    def matchers(self) -> str:
+        return f'namespace="{_escape(self.namespace)}",revision="{_escape(self.revision)}"'
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def gauge(metric: Metric, target: Target) -> str:
+    """The metric's series of `target`, preferring the current name where both exist.
+
+    `or` keeps the left-hand series and adds right-hand ones only for label sets the left lacks
+    (the metric name does not take part in the match), so a release that exports both names
+    during its deprecation period is not counted twice.
+    """
+    return " or ".join(f"{name}{{{target.matchers}}}" for name in metric.names)
+
+
+def bucket_rate(metric: Metric, target: Target, window: str) -> str:
+    """Per-second rate of a histogram's buckets; `rate` drops the metric name, so `or` between
+    the current and the former name keeps one series per bucket."""
+    return " or ".join(
+        f"rate({name}_bucket{{{target.matchers}}}[{window}])" for name in metric.names
+    )
+
+
+def histogram_quantile(q: float, metric: Metric, target: Target, window: str) -> str:
+    """The q-quantile over all pods of `target` during `window`; no series when nothing was
+    observed, because the quantile of all-zero bucket rates is NaN and `>= 0` filters NaN out."""
+    return f"histogram_quantile({q}, sum by (le) ({bucket_rate(metric, target, window)})) >= 0"
+
+
+def queue_total(target: Target) -> str:
+    """Requests waiting over all ready pods of `target`, for KEDA's queue trigger.
+
+    The query returns the sum; the trigger's `metricType: AverageValue` makes the HPA divide it by
+    the replica count (desired = ceil(sum / threshold),
+    https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#algorithm-details
+    and https://keda.sh/docs/latest/reference/scaledobject-spec/#triggers).
+
+    An empty result is 0 on purpose: with no ready pod (scaled to zero, or all starting) no series
+    exists, and nothing waits at a replica that does not exist. KEDA would read an empty result as
+    0 anyway (`ignoreNullValues` defaults to true,
+    https://keda.sh/docs/latest/scalers/prometheus/), but `or vector(0)` states it in the query,
+    so a person running it by hand sees the same number KEDA uses. An unreachable Prometheus is an
+    error, not an empty result, and is covered by the ScaledObject's `fallback`.
+    """
+    return f"sum({gauge(REQUESTS_WAITING, target)}) or vector(0)"
+
+
+def ttft_p95(target: Target) -> str:
+    """TTFT p95 in seconds over `TTFT_WINDOW`, for KEDA's optional latency trigger.
+
+    Without requests in the window there is no latency pressure: the result is 0 (see
+    `histogram_quantile` for the NaN it replaces), the trigger is inactive and proposes no
+    replicas, as the simulator's autoscaler does when it has no TTFT sample.
+    """
+    return f"({histogram_quantile(0.95, TIME_TO_FIRST_TOKEN, target, TTFT_WINDOW)}) or vector(0)"

@@ -1,0 +1,101 @@
+"""A `ScalingSpec` from a JSON object, validated field by field."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from scaling.spec import WEEKDAYS, ScalingSpec, ScheduleFloor
+
+_INT_FIELDS = {
+    "min_replicas": 0,
+    "max_replicas": 1,
+    "polling_interval_s": 1,
+    "cooldown_s": 0,
+    "scale_up_stabilization_s": 0,
+    "scale_down_stabilization_s": 0,
+    "scale_up_pods_per_period": 0,
+    "scale_up_percent_per_period": 0,
+    "scale_down_percent_per_period": 0,
+    "policy_period_s": 1,
+}
+
+
+class PolicyError(ValueError):
+    """An invalid policy; `field` names the offending field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def spec_from_json(text: str) -> ScalingSpec:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PolicyError("policy", f"not valid JSON ({exc.msg})")
+    if not isinstance(data, dict):
+        raise PolicyError("policy", "must be a JSON object")
+    return spec_from_dict(data)
+
+
+def spec_from_dict(data: dict[str, object]) -> ScalingSpec:
+    known = {f.name for f in dataclasses.fields(ScalingSpec)}
+    for name in data:
+        if name not in known:
+            raise PolicyError(name, "unknown field")
+    values: dict[str, object] = {}
+    for name, value in data.items():
+        if name in _INT_FIELDS:
+            values[name] = _int(name, value, _INT_FIELDS[name])
+        elif name in ("target_queue_per_replica", "activation_queue"):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise PolicyError(name, "must be a number")
+            low_ok = value > 0 if name == "target_queue_per_replica" else value >= 0
+            if not low_ok:
+                raise PolicyError(name, "must be positive" if value <= 0 else "must be >= 0")
+            values[name] = float(value)
+        elif name == "ttft_p95_target_ms":
+            values[name] = None if value is None else _int(name, value, 1)
+        elif name == "schedule_floors":
+            if not isinstance(value, list):
+                raise PolicyError(name, "must be a list")
+            values[name] = tuple(_floor(f"{name}[{i}]", item) for i, item in enumerate(value))
+    spec = ScalingSpec(**values)  # type: ignore[arg-type]
+    if spec.min_replicas > spec.max_replicas:
+        raise PolicyError("min_replicas", "must not exceed max_replicas")
+    return spec
+
+
+def _int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PolicyError(name, "must be an integer")
+    if value < minimum:
+        raise PolicyError(name, f"must be >= {minimum}")
+    return value
+
+
+def _floor(name: str, data: object) -> ScheduleFloor:
+    if not isinstance(data, dict):
+        raise PolicyError(name, "must be an object")
+    for key in data:
+        if key not in ("days", "start", "end", "timezone", "min_replicas"):
+            raise PolicyError(f"{name}.{key}", "unknown field")
+    days = data.get("days")
+    if not isinstance(days, list) or not days or any(d not in WEEKDAYS for d in days):
+        raise PolicyError(f"{name}.days", f"must be a non-empty list of {', '.join(WEEKDAYS)}")
+    clock: dict[str, time] = {}
+    for key in ("start", "end"):
+        try:
+            clock[key] = time.fromisoformat(str(data.get(key)))
+        except ValueError:
+            raise PolicyError(f"{name}.{key}", "must be a time like 08:00")
+    zone = data.get("timezone")
+    try:
+        ZoneInfo(str(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PolicyError(f"{name}.timezone", f"unknown time zone {zone!r}")
+    replicas = _int(f"{name}.min_replicas", data.get("min_replicas", 1), 1)
+    return ScheduleFloor(tuple(days), clock["start"], clock["end"], str(zone), replicas)
