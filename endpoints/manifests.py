@@ -68,11 +68,10 @@ VLLM_DEFAULT_MAX_NUM_SEQS = 256
 S3_LOADER_IMAGE = "amazon/aws-cli:2.22.0"
 S3_LOADER_RESOURCES = {"cpu": "1", "memory": "2Gi"}
 
-_CONTAINER_SECURITY = {
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
+
+def _container_security() -> dict:
     # vLLM images run as root and write their caches under /root; `baseline` allows that.
-}
+    return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 
 
 def endpoint_labels(endpoint: Endpoint) -> dict[str, str]:
@@ -160,7 +159,7 @@ def _weights(model_version: ModelVersion) -> tuple[list[dict], list[dict], list[
                 "requests": dict(S3_LOADER_RESOURCES),
                 "limits": dict(S3_LOADER_RESOURCES),
             },
-            "securityContext": dict(_CONTAINER_SECURITY),
+            "securityContext": _container_security(),
             "volumeMounts": [{"name": "weights", "mountPath": WEIGHTS_PATH}],
         }
         mount = {"name": "weights", "mountPath": WEIGHTS_PATH, "readOnly": True}
@@ -186,6 +185,10 @@ def _hf_token_env(model_version: ModelVersion) -> list[dict]:
     ]
 
 
+def _health() -> dict:
+    return {"path": "/health", "port": "http"}
+
+
 def _deployment(revision: Revision, pool: GpuPool) -> dict:
     endpoint, model_version = revision.endpoint, revision.model_version
     labels = _revision_labels(revision)
@@ -199,7 +202,6 @@ def _deployment(revision: Revision, pool: GpuPool) -> dict:
     # default is far too small. Memory-backed, it counts against the container's memory limit.
     volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory"}})
     mounts.append({"name": "dshm", "mountPath": "/dev/shm"})
-    health = {"path": "/health", "port": "http"}
     container = {
         "name": "vllm",
         "image": model_version.image,
@@ -208,16 +210,16 @@ def _deployment(revision: Revision, pool: GpuPool) -> dict:
         "ports": [{"name": "http", "containerPort": VLLM_PORT, "protocol": "TCP"}],
         "env": _hf_token_env(model_version),
         "resources": {"requests": resources, "limits": dict(resources)},
-        "readinessProbe": {"httpGet": health, "periodSeconds": 5, "failureThreshold": 3},
+        "readinessProbe": {"httpGet": _health(), "periodSeconds": 5, "failureThreshold": 3},
         "startupProbe": {
-            "httpGet": health,
+            "httpGet": _health(),
             "periodSeconds": STARTUP_PROBE_PERIOD_S,
             "failureThreshold": startup_budget_s(model_version) // STARTUP_PROBE_PERIOD_S,
         },
         # The sleep action needs no shell in the image (beta and on by default since 1.30,
         # https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/).
         "lifecycle": {"preStop": {"sleep": {"seconds": DRAIN_S}}},
-        "securityContext": dict(_CONTAINER_SECURITY),
+        "securityContext": _container_security(),
         "volumeMounts": mounts,
     }
     pod_spec = {
