@@ -155,8 +155,17 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30 if CELERY_TASK_TIME_LIMIT > 60 else None
 CELERY_BEAT_SCHEDULE_FILENAME = str(RUN_DIR / "celerybeat-schedule")
-RESYNC_INTERVAL_SECONDS = env_int("RESYNC_INTERVAL_SECONDS", 60, minimum=5)
-RESYNC_STALE_AFTER_SECONDS = env_int("RESYNC_STALE_AFTER_SECONDS", 600, minimum=30)
+RESYNC_INTERVAL_SECONDS = env_int("RESYNC_INTERVAL_SECONDS", 30, minimum=1)
+READINESS_RECHECK_SECONDS = env_int("READINESS_RECHECK_SECONDS", 20, minimum=1)
+PRUNE_ORPHANS_INTERVAL_SECONDS = env_int("PRUNE_ORPHANS_INTERVAL_SECONDS", 600, minimum=10)
+RESYNC_STALE_AFTER_SECONDS = env_int("RESYNC_STALE_AFTER_SECONDS", 600, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "resync": {"task": "control_plane.resync", "schedule": float(RESYNC_INTERVAL_SECONDS)},
+    "prune-orphans": {
+        "task": "control_plane.prune_orphans",
+        "schedule": float(PRUNE_ORPHANS_INTERVAL_SECONDS),
+    },
+}
 
 # Cluster backends (control_plane/cluster/).
 CLUSTER_BACKEND = env_choice("CLUSTER_BACKEND", "directory", ("directory", "kubernetes"))

@@ -107,6 +107,11 @@ class Endpoint(models.Model):
     conditions = models.JSONField(default=list, blank=True)
     last_reconciled_at = models.DateTimeField(null=True, blank=True)
     ready_replicas = models.PositiveIntegerField(default=0)
+    # A worker holds the object until then while it reconciles it (control_plane/reconcile.py).
+    reconcile_lease_until = models.DateTimeField(null=True, blank=True)
+    # When the resync looks again although nothing changed: soon while progressing or failing,
+    # after RESYNC_STALE_AFTER_SECONDS once settled (to catch drift and heal lost messages).
+    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["tenant__slug", "name"]

@@ -313,6 +313,12 @@ def _bump_generation(endpoint: Endpoint) -> None:
     reconcile_on_commit(RECONCILE_ENDPOINT, endpoint.pk)
 
 
+def endpoints_touch(*, tenant: Tenant) -> None:
+    """Bump every endpoint of the tenant so it is reconciled again (e.g. after suspension)."""
+    for endpoint in Endpoint.objects.filter(tenant=tenant):
+        _bump_generation(endpoint)
+
+
 def endpoint_delete(*, actor: Principal, endpoint: Endpoint) -> Endpoint:
     """Mark for deletion; the reconciler removes the cluster objects, then the row."""
     _require_endpoint_role(actor, endpoint.tenant, "admin", "endpoint.delete", endpoint.name)

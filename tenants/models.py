@@ -53,6 +53,11 @@ class Tenant(models.Model):
     last_reconciled_at = models.DateTimeField(null=True, blank=True)
     # `status.used` of the namespace's ResourceQuota as last read back from the cluster.
     quota_used = models.JSONField(null=True, blank=True)
+    # A worker holds the object until then while it reconciles it (control_plane/reconcile.py).
+    reconcile_lease_until = models.DateTimeField(null=True, blank=True)
+    # When the resync looks again although nothing changed: soon while progressing or failing,
+    # after RESYNC_STALE_AFTER_SECONDS once settled (to catch drift and heal lost messages).
+    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["slug"]

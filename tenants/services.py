@@ -152,6 +152,10 @@ def tenant_update(
         tenant.display_name, tenant.state = after["display_name"], after["state"]
         if "state" in changes:
             _bump_generation(tenant)
+            # Suspension pauses every endpoint's autoscaling at zero; resuming restores it.
+            from endpoints.services import endpoints_touch
+
+            endpoints_touch(tenant=tenant)
         record(
             actor=actor,
             action="tenant.update",

@@ -42,8 +42,8 @@ class SimConfig:
     # Prometheus scrape interval: the HPA and KEDA see the queue as of the last scrape.
     scrape_interval_s: float = 15.0
     hpa_sync_s: float = HPA_SYNC_S
-    # Replicas ready at t=0. None: the floor of the policy, and at least one, because a trace is
-    # a window cut from a live service rather than the first minute of a new one.
+    # Replicas ready at t=0 (raised to the policy's floor). None: at least one, because a trace
+    # is a window cut from a live service rather than the first minute of a new one.
     initial_replicas: int | None = None
     # Requests still unserved this long after the last arrival are dropped.
     drain_limit_s: float = 600.0
@@ -62,19 +62,20 @@ class _Simulation:
         self.profile = config.profile
         self.rng = random.Random(config.seed)
         self.autoscaler = Autoscaler(spec)
+        if config.cold_start not in ("cached", "uncached"):
+            raise ValueError(f"cold_start must be 'cached' or 'uncached', not {config.cold_start}")
         low, high = (
             self.profile.cold_start_cached_s
             if config.cold_start == "cached"
             else self.profile.cold_start_uncached_s
         )
-        if config.cold_start not in ("cached", "uncached"):
-            raise ValueError(f"cold_start must be 'cached' or 'uncached', not {config.cold_start}")
         self.cold_start_range = (low, high)
         self.timeout_s = (
             config.interceptor_timeout_s
             if config.interceptor_timeout_s is not None
             else high + 60.0
         )
+        self.max_tokens = min(self.profile.max_model_len, self.profile.kv_capacity_tokens)
         self.heap: list[tuple[float, int, int, object]] = []
         self.seq = 0
         self.replicas: list[Replica] = []  # every replica ever provisioned
@@ -108,7 +109,7 @@ class _Simulation:
 
     def provision(self, t: float, ready_now: bool = False) -> None:
         delay = 0.0 if ready_now else self.rng.uniform(*self.cold_start_range)
-        replica = Replica(len(self.replicas), self.profile, t, t + delay)
+        replica = Replica(len(self.replicas), self.profile, t)
         self.replicas.append(replica)
         self.active.append(replica)
         if ready_now:
@@ -194,11 +195,9 @@ class _Simulation:
         spec, config = self.spec, self.config
         requests = self.trace.requests
         n = len(requests)
-        limit_tokens = min(self.profile.max_model_len, self.profile.kv_capacity_tokens)
         floor0 = self.observe(0.0).floor
         initial = config.initial_replicas
-        if initial is None:
-            initial = max(spec.min_replicas, floor0, 1)
+        initial = max(spec.min_replicas, floor0, 1 if initial is None else initial)
         for _ in range(min(initial, spec.max_replicas)):
             self.provision(0.0, ready_now=True)
         self.log_replicas(0.0)
@@ -260,7 +259,7 @@ class _Simulation:
 
     def arrive(self, job: Job, t: float) -> None:
         self.in_flight += 1
-        if job.prompt + job.output > min(self.profile.max_model_len, self.profile.kv_capacity_tokens):
+        if job.prompt + job.output > self.max_tokens:
             self.finish(job, t, served=False)  # vLLM rejects a request longer than the model
             return
         if self.ready:
@@ -306,7 +305,7 @@ class _Simulation:
         config = self.config
         n = len(self.trace.requests)
         gpu_s = sum(max(0.0, r.terminated_s - r.provisioned_s) for r in self.replicas)
-        served_ttft = self.ttft[~np.isnan(self.ttft)]
+        served_ttft = self.ttft[self.done]  # a request dropped after its first token is a miss
         met = np.count_nonzero(self.done & (self.ttft <= config.slo_ttft_ms / 1000))
         served = int(np.count_nonzero(self.done))
         return SimResult(

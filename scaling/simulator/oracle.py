@@ -36,7 +36,9 @@ class OracleResult:
 def _meets(requests: list[Request], k: int, config: SimConfig, slo_target: float) -> bool:
     spec = ScalingSpec(min_replicas=k, max_replicas=k)
     # No schedule floors in a fixed-size replay, so the wall clock does not matter.
-    result = simulate(Trace(requests, datetime(1970, 1, 1, tzinfo=UTC)), spec, replace(config, initial_replicas=k))
+    result = simulate(
+        Trace(requests, datetime(1970, 1, 1, tzinfo=UTC)), spec, replace(config, initial_replicas=k)
+    )
     return result.slo_attainment >= slo_target
 
 
@@ -78,5 +80,3 @@ def oracle_lower_bound(
     replica_s = sum(k * min(interval_s, end - i * interval_s) for i, k in enumerate(replicas))
     gpu_s = replica_s * config.profile.gpus_per_replica
     return OracleResult(gpu_s / 3600, interval_s, replicas, slo_target)
-
-

@@ -7,10 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from scaling.simulator.oracle import OracleResult  # noqa: E402
-from scaling.simulator.report import SimResult  # noqa: E402
+from scaling.simulator.oracle import OracleResult
+from scaling.simulator.report import SimResult
 
 
 def plot_result(

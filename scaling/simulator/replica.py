@@ -36,7 +36,6 @@ class Job:
     output: int
     prefill_left: int = 0
     first_token_s: float = -1.0
-    done_s: float = -1.0
 
 
 class Replica:
@@ -52,7 +51,6 @@ class Replica:
         "prefilling",
         "profile",
         "provisioned_s",
-        "ready_s",
         "state",
         "step_dt",
         "step_k",
@@ -62,14 +60,11 @@ class Replica:
         "waiting",
     )
 
-    def __init__(
-        self, name: int, profile: ReplicaProfile, provisioned_s: float, ready_s: float
-    ) -> None:
+    def __init__(self, name: int, profile: ReplicaProfile, provisioned_s: float) -> None:
         self.name = name
         self.profile = profile
         self._step_table = profile.decode_step_table()
         self.provisioned_s = provisioned_s
-        self.ready_s = ready_s
         self.terminated_s = -1.0
         self.state = STARTING
         self.waiting: deque[Job] = deque()
@@ -150,7 +145,6 @@ class Replica:
             self.counter += self.step_k
             while decoding and decoding[0][0] <= self.counter:
                 job = heapq.heappop(decoding)[2]
-                job.done_s = now
                 self.kv_used -= job.prompt + job.output
                 finished.append(job)
         first = self._completing
@@ -158,7 +152,6 @@ class Replica:
         for job in first:
             job.first_token_s = now
             if job.output <= 1:
-                job.done_s = now
                 self.kv_used -= job.prompt + job.output
                 finished.append(job)
             else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import random
 from collections.abc import Sequence
@@ -105,7 +106,7 @@ def poisson_trace(
     rng = random.Random(seed)
     paired = len(prompt_tokens) == len(output_tokens)
     requests: list[Request] = []
-    for (t0, r0), (t1, r1) in zip(points, points[1:], strict=False):
+    for (t0, r0), (t1, r1) in itertools.pairwise(points):
         peak = max(r0, r1)
         if peak <= 0 or t1 <= t0:
             continue

@@ -1,9 +1,9 @@
 """Schemathesis against /api/schema/: no 5xx, and every response matches the schema."""
 
 import pytest
+import schemathesis
 from django.core import signals
 from django.db import close_old_connections
-import schemathesis
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error

@@ -9,7 +9,7 @@ from scaling.simulator.replica import READY, Job, Replica
 
 
 def _replica() -> Replica:
-    replica = Replica(0, DEFAULT_PROFILE, 0.0, 0.0)
+    replica = Replica(0, DEFAULT_PROFILE, 0.0)
     replica.state = READY
     return replica
 

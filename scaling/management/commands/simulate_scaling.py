@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -77,8 +78,12 @@ class Command(BaseCommand):
             seed=int(options["seed"]),  # type: ignore[call-overload]
             cold_start=str(options["cold_start"]),
         )
-        result = simulate(trace, spec, config)
         oracle = oracle_lower_bound(trace, config)
+        # The trace is a window of a live service: every policy starts with the replicas the
+        # opening minute needs, not with a cold fleet.
+        if oracle.replicas:
+            config = replace(config, initial_replicas=oracle.replicas[0])
+        result = simulate(trace, spec, config)
         if options["plot"]:
             from scaling.simulator.plot import plot_result
 

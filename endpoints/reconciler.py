@@ -1,0 +1,227 @@
+"""Endpoint → vLLM Deployments, autoscaling and routing in the tenant's namespace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from control_plane.audit.services import record
+from control_plane.auth.principal import Principal
+from control_plane.cluster import ClusterBackend, ClusterError, ObjectRef
+from control_plane.conditions import set_condition
+from control_plane.reconcile import apply_and_prune, claim, delete_all, next_check, release
+from endpoints.manifests import ENDPOINT_KINDS, ENDPOINT_LABEL, endpoint_objects
+from endpoints.models import Endpoint
+from scaling.spec import ScalingSpec
+from tenants.models import Tenant
+
+# KEDA holds a paused ScaledObject's workload at this many replicas
+# (https://keda.sh/docs/latest/concepts/scaling-deployments/#pause-autoscaling).
+PAUSED_REPLICAS_ANNOTATION = "autoscaling.keda.sh/paused-replicas"
+
+
+@dataclass(frozen=True)
+class Readiness:
+    ready: bool
+    reason: str
+    message: str
+    ready_replicas: int
+    quota_failure: str = ""
+
+    @property
+    def settled(self) -> bool:
+        return self.ready and not self.quota_failure
+
+
+def _load(endpoint_id: int) -> Endpoint | None:
+    return (
+        Endpoint.objects.select_related(
+            "tenant__quota",
+            "scaling_policy",
+            "stable_revision__model_version",
+            "stable_revision__endpoint__tenant",
+            "canary_revision__model_version",
+            "canary_revision__endpoint__tenant",
+        )
+        .filter(pk=endpoint_id)
+        .first()
+    )
+
+
+def _scopes(endpoint: Endpoint) -> list[tuple[str, str, str | None]]:
+    return [(api_version, kind, endpoint.tenant.namespace) for api_version, kind in ENDPOINT_KINDS]
+
+
+def desired_objects(endpoint: Endpoint) -> list[dict]:
+    """What the endpoint should have in the cluster; a suspended tenant's endpoints are held at
+    zero replicas by pausing their ScaledObjects, so resuming restores them unchanged."""
+    objects = endpoint_objects(endpoint, spec=endpoint.scaling_policy.to_spec())
+    if endpoint.tenant.state == Tenant.State.SUSPENDED:
+        for obj in objects:
+            if obj["kind"] == "ScaledObject":
+                obj["metadata"].setdefault("annotations", {})[PAUSED_REPLICAS_ANNOTATION] = "0"
+    return objects
+
+
+def _readiness(live: dict | None, spec: ScalingSpec, tenant: Tenant) -> Readiness:
+    status = (live or {}).get("status") or {}
+    ready_replicas = int(status.get("readyReplicas", 0))
+    quota_failure = next(
+        (
+            c.get("message", "")
+            for c in status.get("conditions") or []
+            if c.get("type") == "ReplicaFailure"
+            and c.get("status") == "True"
+            and "exceeded quota" in c.get("message", "")
+        ),
+        "",
+    )
+    if tenant.state == Tenant.State.SUSPENDED:
+        return Readiness(False, "TenantSuspended", "The tenant is suspended.", ready_replicas)
+    if ready_replicas > 0:
+        message = f"{ready_replicas} replica(s) ready."
+        return Readiness(True, "Available", message, ready_replicas, quota_failure)
+    if spec.min_replicas == 0 and live is not None and not status.get("replicas"):
+        return Readiness(
+            True,
+            "ScaledToZero",
+            "No replica runs; the first request starts one (cold start).",
+            0,
+            quota_failure,
+        )
+    return Readiness(False, "Starting", "Waiting for the first replica.", 0, quota_failure)
+
+
+def reconcile_endpoint(endpoint_id: int, *, backend: ClusterBackend) -> str:
+    """Apply, prune, read back, write status. Returns "busy", "gone", "waiting", "deleted",
+    "applied", "unchanged" or "failed"; raises a retryable ClusterError after recording it."""
+    if not claim(Endpoint, endpoint_id):
+        return "busy"
+    try:
+        endpoint = _load(endpoint_id)
+        if endpoint is None:
+            return "gone"
+        if endpoint.state == Endpoint.State.DELETING or endpoint.tenant.state == "deleting":
+            return _delete(endpoint, backend)
+        if endpoint.tenant.last_reconciled_at is None:
+            _write_status(
+                endpoint,
+                updates={"next_check_at": next_check(settled=False)},
+                conditions=[("Progressing", True, "WaitingForNamespace", "")],
+            )
+            return "waiting"
+        return _apply(endpoint, backend)
+    finally:
+        release(Endpoint, endpoint_id)
+
+
+def _system(endpoint: Endpoint) -> Principal:
+    return Principal.system(request_id=f"reconcile-endpoint-{endpoint.pk}-g{endpoint.generation}")
+
+
+def _apply(endpoint: Endpoint, backend: ClusterBackend) -> str:
+    generation = endpoint.generation
+    spec = endpoint.scaling_policy.to_spec()
+    try:
+        outcome = apply_and_prune(
+            backend,
+            desired_objects(endpoint),
+            scopes=_scopes(endpoint),
+            selector={ENDPOINT_LABEL: endpoint.name},
+        )
+        stable = endpoint.stable_revision.kubernetes_name
+        live = backend.get(ObjectRef("apps/v1", "Deployment", endpoint.tenant.namespace, stable))
+    except ClusterError as error:
+        return _fail(endpoint, generation, error)
+    readiness = _readiness(live, spec, endpoint.tenant)
+    degraded = ("Degraded", False, "Applied", "")
+    if readiness.quota_failure:
+        degraded = ("Degraded", True, "QuotaExceeded", readiness.quota_failure)
+    changed = _write_status(
+        endpoint,
+        updates={
+            "observed_generation": generation,
+            "ready_replicas": readiness.ready_replicas,
+            "last_reconciled_at": timezone.now(),
+            "next_check_at": next_check(settled=readiness.settled),
+        },
+        conditions=[
+            ("Ready", readiness.ready, readiness.reason, readiness.message),
+            ("Progressing", not readiness.ready, readiness.reason, readiness.message),
+            degraded,
+        ],
+        audit={"applied": outcome.changed, "pruned": outcome.pruned} if outcome.wrote else None,
+    )
+    if outcome.wrote:
+        return "applied"
+    return "changed-status" if changed else "unchanged"
+
+
+def _write_status(
+    endpoint: Endpoint,
+    *,
+    updates: dict,
+    conditions: list[tuple[str, bool, str, str]],
+    audit: dict | None = None,
+    failure: str = "",
+) -> bool:
+    current, transitioned = endpoint.conditions, False
+    for type_, status, reason, message in conditions:
+        current, changed = set_condition(current, type_, status, reason, message)
+        transitioned = transitioned or changed
+    with transaction.atomic():
+        Endpoint.objects.filter(pk=endpoint.pk).update(conditions=current, **updates)
+        if audit is not None or (failure and transitioned):
+            record(
+                actor=_system(endpoint),
+                action="endpoint.reconcile",
+                target_type="endpoint",
+                target_id=endpoint.name,
+                tenant_slug=endpoint.tenant.slug,
+                changes=audit or {},
+                outcome="failure" if failure else "success",
+                reason=failure,
+            )
+    endpoint.conditions = current
+    return transitioned
+
+
+def _fail(endpoint: Endpoint, generation: int, error: ClusterError) -> str:
+    updates = {"next_check_at": next_check(settled=False)}
+    if not error.retryable:
+        # Observed and refused (forbidden, invalid, quota): retrying now fails the same way.
+        updates |= {"observed_generation": generation, "last_reconciled_at": timezone.now()}
+    _write_status(
+        endpoint,
+        updates=updates,
+        conditions=[
+            ("Ready", False, error.reason, error.message),
+            ("Degraded", True, error.reason, error.message),
+        ],
+        failure=error.message,
+    )
+    if error.retryable:
+        raise error
+    return "failed"
+
+
+def _delete(endpoint: Endpoint, backend: ClusterBackend) -> str:
+    try:
+        removed = delete_all(
+            backend, scopes=_scopes(endpoint), selector={ENDPOINT_LABEL: endpoint.name}
+        )
+    except ClusterError as error:
+        return _fail(endpoint, endpoint.generation, error)
+    with transaction.atomic():
+        record(
+            actor=_system(endpoint),
+            action="endpoint.deleted",
+            target_type="endpoint",
+            target_id=endpoint.name,
+            tenant_slug=endpoint.tenant.slug,
+            changes={"removed": removed},
+        )
+        endpoint.delete()
+    return "deleted"
