@@ -51,6 +51,11 @@ api_urlpatterns = [
         EndpointViewSet.as_view(item),
         name="endpoint-detail",
     ),
+    path(
+        "tenants/<str:slug>/endpoints/<str:name>/manifests/",
+        EndpointViewSet.as_view({"get": "manifests"}),
+        name="endpoint-manifests",
+    ),
     path("model-versions/", ModelVersionViewSet.as_view(collection), name="modelversion-list"),
     path(
         "model-versions/<int:pk>/",

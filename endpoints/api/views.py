@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from control_plane.api.mixins import PrincipalMixin, TenantScopedMixin
+from control_plane.api.renderers import ManifestYamlRenderer
 from endpoints import selectors, services
 from endpoints.api.serializers import (
     EndpointCreateSerializer,
@@ -16,6 +19,7 @@ from endpoints.api.serializers import (
     ModelVersionUpdateSerializer,
 )
 from endpoints.models import Endpoint, ModelVersion
+from endpoints.reconciler import desired_objects
 from scaling.policy import resolve_policy
 from scaling.services import policy_fields
 from tenants.selectors import tenant_for
@@ -93,6 +97,11 @@ class EndpointViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         return selectors.endpoints_of(tenant=self.tenant)
 
+    def get_renderers(self):
+        if self.action == "manifests":
+            return [JSONRenderer(), ManifestYamlRenderer()]
+        return super().get_renderers()
+
     def list(self, request, slug: str):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(EndpointSerializer(page, many=True).data)
@@ -131,6 +140,19 @@ class EndpointViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         services.endpoint_update_scaling(actor=self.principal, endpoint=endpoint, scaling=scaling)
         endpoint = selectors.endpoint_for(tenant=self.tenant, name=name)
         return Response(EndpointSerializer(endpoint).data)
+
+    @extend_schema(
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "application/yaml"): OpenApiTypes.STR,
+        },
+        description="The Kubernetes objects the reconciler applies for this endpoint: YAML "
+        "(a multi-document stream) when the Accept header asks for application/yaml, "
+        'otherwise JSON ({"objects": [...]}).',
+    )
+    def manifests(self, request, slug: str, name: str):
+        endpoint = selectors.endpoint_for(tenant=self.tenant, name=name)
+        return Response({"objects": desired_objects(endpoint)})
 
     @extend_schema(responses={202: EndpointSerializer})
     def destroy(self, request, slug: str, name: str):

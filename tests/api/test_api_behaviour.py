@@ -137,3 +137,28 @@ def test_denied_api_call_is_audited(client_for, world):
     event = AuditEvent.objects.get(action="endpoint.delete")
     assert (event.outcome, event.actor_type, event.actor) == ("denied", "api_key", "acme-viewer")
     assert event.api_key_prefix == world.keys["viewer"].split("_")[1]
+
+
+def test_manifests_route_returns_the_objects_as_json_or_yaml(client_for, world):
+    import yaml
+
+    client = client_for("viewer")
+    objects = client.get("/api/v1/tenants/acme/endpoints/chat/manifests/").json()["objects"]
+    kinds = {obj["kind"] for obj in objects}
+    assert {"Deployment", "Service", "ScaledObject", "HTTPRoute"} <= kinds
+    response = client.get(
+        "/api/v1/tenants/acme/endpoints/chat/manifests/", HTTP_ACCEPT="application/yaml"
+    )
+    assert response["Content-Type"].startswith("application/yaml")
+    assert list(yaml.safe_load_all(response.content)) == objects
+    assert client.get("/api/v1/tenants/globex/endpoints/chat/manifests/").status_code == 404
+
+
+def test_quota_refusal_of_an_endpoint_names_the_numbers(client_for, world):
+    response = client_for("deployer").post(
+        "/api/v1/tenants/acme/endpoints/",
+        {"name": "big", "model_version": world.platform_model.pk, "scaling": {"max_replicas": 8}},
+        format="json",
+    )
+    assert response.status_code == 409
+    assert "needs 8 × nvidia.com/gpu, 6 of 8 remain" in response.json()["error"]["message"]

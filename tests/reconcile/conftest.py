@@ -9,7 +9,6 @@ from control_plane.cluster.kubernetes_backend import KubernetesBackend
 from tests.fakes.conftest_plugin import kube_apiserver  # noqa: F401  (fixture)
 from tests.world import build_world
 
-
 PLATFORM_NAMESPACES = ("keda", "gateway-system", "monitoring")
 
 

@@ -71,7 +71,7 @@ def test_server_errors_beyond_retries_degrade_then_heal_on_the_next_reconcile(
     reconcile_tenant(world.own.pk, backend=kube_backend)
     # As many failures as the backend's retry budget (4 attempts): the reconcile gives up.
     kube_apiserver.fail_next(4, status=500, method="PATCH")
-    with pytest.raises(Exception, match="500|server"):
+    with pytest.raises(Exception, match=r"500|server"):
         reconcile_endpoint(world.own_endpoint.pk, backend=kube_backend)
     degraded = _status(world.own_endpoint, "Degraded")
     assert degraded["status"] == "True"
