@@ -20,8 +20,10 @@ def send_reconcile(task_name: str, object_id: int) -> None:
 
     try:
         app.send_task(task_name, args=[object_id], retry=True, retry_policy=_PUBLISH_RETRY)
-    except Exception:
-        logger.warning("could not queue %s(%s); the resync will pick it up", task_name, object_id)
+    except Exception as error:
+        logger.warning(
+            "could not queue %s(%s), the resync will pick it up: %s", task_name, object_id, error
+        )
 
 
 def reconcile_on_commit(task_name: str, object_id: int) -> None:
