@@ -1,0 +1,64 @@
+"""`make run` from the README: migrates, seeds demo data, and the console answers on its port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.integration
+def test_make_run_serves_the_console_with_demo_data(tmp_path):
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DATABASE_", "CELERY_", "SECRET_KEY", "CLUSTER_"))
+    } | {"PORT": str(port), "RUN_DIR": str(tmp_path / "run")}
+    output = (tmp_path / "make-run.log").open("w+")
+    process = subprocess.Popen(
+        ["make", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline, answer = time.monotonic() + 120, None
+        while time.monotonic() < deadline and answer is None and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2) as reply:
+                    answer = (reply.status, reply.read().decode())
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.5)
+        output.seek(0)
+        log = output.read()
+        assert answer is not None, log
+        assert answer[0] == 200
+        assert "Sign in" in answer[1]
+        assert "Admin API key: cpk_" in log
+        assert f"http://127.0.0.1:{port}/" in log
+        assert (tmp_path / "run" / "control-plane.sqlite3").exists()
+        # The worker, fed by the filesystem broker, writes the demo tenant's objects.
+        deployment = (
+            tmp_path / "run" / "manifests" / "tenant-research" / "deployment.apps-chat-r1.yaml"
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not deployment.exists():
+            time.sleep(0.5)
+        assert deployment.exists(), list((tmp_path / "run").rglob("*"))
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        output.close()
