@@ -117,6 +117,8 @@ REST_FRAMEWORK = {
     # OPTIONS would describe forms by instantiating views outside their routes; the OpenAPI
     # schema already describes every operation.
     "DEFAULT_METADATA_CLASS": None,
+    # Content negotiation by Accept header only; `?format=` would shadow query parameters.
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "LLM inference control plane API",

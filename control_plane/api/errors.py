@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.http import Http404
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -43,6 +44,10 @@ def error_body(code: str, message: str, request, fields: dict | None = None) -> 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     request = context.get("request")
+    if request is not None:
+        # Errors are JSON whatever the route's other renderers (e.g. YAML manifests).
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
     if isinstance(exc, ServiceError):
         fields = {exc.field: [exc.message]} if exc.field else None
         return Response(error_body(exc.code, exc.message, request, fields), status=exc.status)

@@ -162,3 +162,12 @@ def test_quota_refusal_of_an_endpoint_names_the_numbers(client_for, world):
     )
     assert response.status_code == 409
     assert "needs 8 × nvidia.com/gpu, 6 of 8 remain" in response.json()["error"]["message"]
+
+
+def test_errors_are_json_even_where_yaml_was_asked_for(client_for, world):
+    response = client_for("viewer").get(
+        "/api/v1/tenants/acme/endpoints/nope/manifests/", HTTP_ACCEPT="application/yaml"
+    )
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"] == "not_found"

@@ -60,5 +60,9 @@ def test_make_run_serves_the_console_with_demo_data(tmp_path):
         assert deployment.exists(), list((tmp_path / "run").rglob("*"))
     finally:
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
         output.close()
