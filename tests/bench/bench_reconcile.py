@@ -25,8 +25,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-PLATFORM_NAMESPACES = ("keda", "gateway-system", "monitoring")
-
 
 def _create_rows(tenants: int, per_tenant: int) -> tuple[list[int], list[int]]:
     from endpoints.services import model_version_create
@@ -100,7 +98,7 @@ def run(tenants: int, per_tenant: int, workdir: Path) -> dict:
     call_command("migrate", verbosity=0)
 
     from control_plane.cluster.kubernetes_backend import KubernetesBackend
-    from tests.fakes.kube_apiserver import FakeKubeApiServer
+    from tests.fakes.kube_apiserver import FakeKubeApiServer, platform_namespaces
 
     start = time.perf_counter()
     tenant_ids, endpoint_ids = _create_rows(tenants, per_tenant)
@@ -113,12 +111,7 @@ def run(tenants: int, per_tenant: int, workdir: Path) -> dict:
             rng=random.Random(7),
             discovery_cache_file=str(workdir / "discovery.json"),
         )
-        backend.apply(
-            [
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-                for name in PLATFORM_NAMESPACES
-            ]
-        )
+        backend.apply(platform_namespaces())
         first = _measure(server, tenant_ids, endpoint_ids, backend)
         resync = _measure(server, tenant_ids, endpoint_ids, backend)
     rendered = _rendered_objects(tenant_ids, endpoint_ids)

@@ -376,3 +376,15 @@ def _fault_response(fault: _Fault, method: str, route: _Route) -> tuple[int, dic
     if fault.retry_after is not None:
         headers["Retry-After"] = str(int(fault.retry_after))
     return status, error.status_body(), headers
+
+
+# What a platform team installs before the control plane: the namespaces of the KEDA HTTP
+# add-on, the gateway and monitoring (tenant objects reference them).
+PLATFORM_NAMESPACES = ("keda", "gateway-system", "monitoring")
+
+
+def platform_namespaces() -> list[dict]:
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        for name in PLATFORM_NAMESPACES
+    ]

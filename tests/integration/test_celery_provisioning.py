@@ -20,6 +20,7 @@ from control_plane.cluster.kubernetes_backend import KubernetesBackend
 from endpoints.models import Endpoint
 from tests.factories import platform_user
 from tests.fakes.conftest_plugin import kube_apiserver  # noqa: F401  (fixture)
+from tests.fakes.kube_apiserver import platform_namespaces
 from tests.world import gpu_model_spec
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
@@ -65,12 +66,7 @@ def worker(broker, kube_apiserver, tmp_path):  # noqa: F811
         )
     )
     backend = KubernetesBackend(kube_apiserver.api_client())
-    backend.apply(
-        [
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-            for name in ("keda", "gateway-system", "monitoring")
-        ]
-    )
+    backend.apply(platform_namespaces())
     env = os.environ | {
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": _database_url(),

@@ -7,9 +7,8 @@ import pytest
 from control_plane.cluster.directory_backend import DirectoryBackend
 from control_plane.cluster.kubernetes_backend import KubernetesBackend
 from tests.fakes.conftest_plugin import kube_apiserver  # noqa: F401  (fixture)
+from tests.fakes.kube_apiserver import platform_namespaces
 from tests.world import build_world
-
-PLATFORM_NAMESPACES = ("keda", "gateway-system", "monitoring")
 
 
 @pytest.fixture
@@ -22,12 +21,7 @@ def kube_backend(kube_apiserver, tmp_path):  # noqa: F811
         rng=random.Random(7),
         discovery_cache_file=str(tmp_path / "discovery.json"),
     )
-    backend.apply(
-        [
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-            for name in PLATFORM_NAMESPACES
-        ]
-    )
+    backend.apply(platform_namespaces())
     kube_apiserver.reset_log()
     return backend
 
