@@ -47,10 +47,6 @@ def _require_catalog_writer(actor: Principal, tenant: Tenant | None, target: str
     )
 
 
-def _audit_fields(spec: ModelVersionSpec) -> dict[str, Any]:
-    return spec.as_fields()
-
-
 def model_version_create(
     *, actor: Principal, tenant: Tenant | None, spec: ModelVersionSpec
 ) -> ModelVersion:
@@ -68,7 +64,7 @@ def model_version_create(
                 target_type="model_version",
                 target_id=_version_target(spec),
                 tenant_slug=tenant.slug if tenant else "",
-                changes=diff({}, _audit_fields(spec)),
+                changes=diff({}, spec.as_fields()),
             )
     except IntegrityError:
         raise Conflict(

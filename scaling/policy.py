@@ -4,7 +4,7 @@ values. Both the API and the console go through `resolve_policy`."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -117,10 +117,4 @@ def resolve_policy(
         _schedule_floor(raw, index, values["max_replicas"]) for index, raw in enumerate(floors)
     ]
     values["preset"] = preset or ""
-    return values
-
-
-def preset_values(name: str) -> dict[str, Any]:
-    values = asdict(PRESETS[name])
-    values["schedule_floors"] = []
     return values
