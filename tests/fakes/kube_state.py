@@ -88,6 +88,7 @@ class ClusterState:
         # (group, plural) -> keys of its objects, so a list does not scan the whole cluster
         # (the reconcile benchmark lists thousands of times against thousands of objects).
         self._by_kind: dict[tuple[str, str], set[tuple[str, str, str | None, str]]] = {}
+        self._by_namespace: dict[str | None, set[tuple[str, str, str | None, str]]] = {}
         self._revision = 0
         self._sequence = 0
 
@@ -180,7 +181,7 @@ class ClusterState:
             if resource.kind == "Namespace":
                 # The namespace controller deletes everything inside (the real one does it
                 # while the Namespace is Terminating; here it is immediate).
-                for key in [key for key in self._objects if key[2] == name]:
+                for key in list(self._by_namespace.get(name, ())):
                     self._forget(key)
             self._revision += 1
             self._settle(namespace)
@@ -274,12 +275,14 @@ class ClusterState:
         key = self._key(resource, namespace, name)
         self._objects[key] = stored
         self._by_kind.setdefault(key[:2], set()).add(key)
+        self._by_namespace.setdefault(key[2], set()).add(key)
         self._settle(namespace)
         return stored
 
     def _forget(self, key: tuple[str, str, str | None, str]) -> None:
         del self._objects[key]
         self._by_kind[key[:2]].discard(key)
+        self._by_namespace[key[2]].discard(key)
 
     def _reapply(self, stored: _Stored, body: dict, *, force: bool) -> None:
         for path, (value, manager) in list(stored.foreign.items()):
@@ -378,9 +381,9 @@ class ClusterState:
 
     def _of_kind(self, kind: str, namespace: str | None) -> list[_Stored]:
         found = [
-            stored
-            for (_, _, ns, _), stored in self._objects.items()
-            if stored.resource.kind == kind and ns == namespace
+            self._objects[key]
+            for key in self._by_namespace.get(namespace, ())
+            if self._objects[key].resource.kind == kind
         ]
         return sorted(found, key=lambda stored: stored.sequence)
 
