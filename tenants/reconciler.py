@@ -31,8 +31,8 @@ def _scopes(tenant: Tenant) -> list[tuple[str, str, str | None]]:
     return scopes
 
 
-def _quota_used(backend: ClusterBackend, tenant: Tenant) -> dict | None:
-    for obj in tenant_objects(tenant):
+def _quota_used(backend: ClusterBackend, desired: list[dict]) -> dict | None:
+    for obj in desired:
         if obj["kind"] == "ResourceQuota":
             live = backend.get(ObjectRef.of(obj))
             return (live or {}).get("status", {}).get("used")
@@ -67,14 +67,12 @@ def reconcile_tenant(tenant_id: int, *, backend: ClusterBackend) -> str:
 def _apply(tenant: Tenant, backend: ClusterBackend) -> str:
     system = Principal.system(request_id=f"reconcile-tenant-{tenant.pk}-g{tenant.generation}")
     generation = tenant.generation
+    desired = tenant_objects(tenant)
     try:
         outcome = apply_and_prune(
-            backend,
-            tenant_objects(tenant),
-            scopes=_scopes(tenant),
-            selector={TENANT_LABEL: tenant.slug},
+            backend, desired, scopes=_scopes(tenant), selector={TENANT_LABEL: tenant.slug}
         )
-        quota_used = _quota_used(backend, tenant)
+        quota_used = _quota_used(backend, desired)
     except ClusterError as error:
         _write_failure(tenant, generation, error, system)
         if error.retryable:

@@ -118,16 +118,18 @@ def test_endpoint_waits_for_its_namespace(world, kube_backend):
 
 
 def test_raising_min_replicas_prunes_the_interceptor_route(world, kube_backend):
-    _reconcile_all(world, kube_backend)
-    route = ObjectRef("http.keda.sh/v1beta1", "InterceptorRoute", "tenant-acme", "chat-r1")
     policy = policy_fields(world.own_endpoint.scaling_policy)
-    had_route = kube_backend.get(route) is not None
+    endpoint_services.endpoint_update_scaling(
+        actor=system(), endpoint=world.own_endpoint, scaling=policy | {"min_replicas": 0}
+    )
+    _reconcile_all(world, kube_backend)
+    route = ObjectRef("http.keda.sh/v1beta1", "InterceptorRoute", "tenant-acme", "chat")
+    assert kube_backend.get(route) is not None
     endpoint_services.endpoint_update_scaling(
         actor=system(), endpoint=world.own_endpoint, scaling=policy | {"min_replicas": 1}
     )
     reconcile_endpoint(world.own_endpoint.pk, backend=kube_backend)
     assert kube_backend.get(route) is None
-    assert had_route == (policy["min_replicas"] == 0)
 
 
 def test_deleting_an_endpoint_removes_its_objects_then_its_row(world, kube_backend):
