@@ -235,6 +235,7 @@ GPU_POOLS = _gpu_pools()
 
 # Telemetry: empty means no Prometheus (the console says so; canary analysis is inconclusive).
 PROMETHEUS_URL = env_str("PROMETHEUS_URL", "")
+PROMETHEUS_TIMEOUT_SECONDS = env_int("PROMETHEUS_TIMEOUT_SECONDS", 10, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,11 @@ from frontend import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path(
+        "tenants/<slug:slug>/endpoints/<slug:name>/scaling/",
+        views.endpoint_scaling,
+        name="endpoint-scaling",
+    ),
     path("login/", auth_views.LoginView.as_view(template_name="frontend/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import base64
+import io
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 
-from control_plane.auth.principal import principal_for_user
+from control_plane.auth.principal import Principal, principal_for_user
+from control_plane.errors import NotFound
 from control_plane.request_context import source_address_of
-from tenants.selectors import tenants_visible_to
+from endpoints.models import Endpoint
+from endpoints.selectors import endpoint_for
+from frontend.forms import ScalingComparisonForm
+from scaling.comparison import (
+    MAX_INTERACTIVE_REQUESTS,
+    compare,
+    endpoint_workload,
+    with_presets,
+)
+from scaling.simulator.engine import SimConfig
+from scaling.simulator.plot import plot_result
+from scaling.simulator.trace import Trace, parse_azure_csv
+from scaling.telemetry import NoRequestsObserved, TelemetryUnavailable
+from tenants.selectors import tenant_for, tenants_visible_to
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -20,14 +40,93 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    actor = principal_for_user(
-        request.user,
-        request_id=getattr(request, "request_id", ""),
-        source_address=source_address_of(request),
-    )
+    actor = _actor(request)
     tenants = tenants_visible_to(actor=actor).prefetch_related("endpoints")
     return render(
         request,
         "frontend/home.html",
         {"tenants": tenants, "principal": actor},
+    )
+
+
+@login_required
+def endpoint_scaling(request: HttpRequest, slug: str, name: str) -> HttpResponse:
+    """The endpoint's scaling policy beside the presets, simulated on the endpoint's own traffic
+    (from Prometheus) or on an uploaded trace."""
+    actor = _actor(request)
+    try:
+        tenant = tenant_for(actor=actor, slug=slug)
+        endpoint = endpoint_for(tenant=tenant, name=name)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    policy = endpoint.scaling_policy.to_spec()
+    context: dict[str, object] = {
+        "tenant": tenant,
+        "endpoint": endpoint,
+        "policy": policy,
+        "telemetry_configured": bool(settings.PROMETHEUS_URL),
+        "max_requests": MAX_INTERACTIVE_REQUESTS,
+    }
+    if request.method != "POST":
+        context["form"] = ScalingComparisonForm()
+        return render(request, "frontend/endpoint_scaling.html", context)
+    form = ScalingComparisonForm(request.POST, request.FILES)
+    context["form"] = form
+    if not form.is_valid():
+        return render(request, "frontend/endpoint_scaling.html", context, status=400)
+    data = form.cleaned_data
+    try:
+        trace = _workload(endpoint, data)
+    except (TelemetryUnavailable, NoRequestsObserved) as exc:
+        context["unavailable"] = str(exc)
+        status = 503 if isinstance(exc, TelemetryUnavailable) else 200
+        return render(request, "frontend/endpoint_scaling.html", context, status=status)
+    except ValueError as exc:
+        form.add_error("trace" if data["source"] == "trace" else "window_hours", str(exc))
+        return render(request, "frontend/endpoint_scaling.html", context, status=400)
+    config = SimConfig(slo_ttft_ms=float(data["slo_ttft_ms"]), cold_start=data["cold_start"])
+    comparison = compare(trace, with_presets("current", policy), config)
+    image = io.BytesIO()
+    plot_result(comparison.outcomes[0].result, image, title=endpoint.name, oracle=comparison.oracle)
+    rows = [
+        {**row, "within_slo": f"{row['slo_attainment']:.1%}"}
+        for row in comparison.summary()["policies"]
+    ]
+    context.update(
+        comparison=comparison,
+        rows=rows,
+        requests=len(trace.requests),
+        plot=base64.b64encode(image.getvalue()).decode(),
+    )
+    return render(request, "frontend/endpoint_scaling.html", context)
+
+
+def _workload(endpoint: Endpoint, data: dict) -> Trace:
+    if data["source"] == "prometheus":
+        end = timezone.now()
+        trace = endpoint_workload(
+            endpoint, start=end - timedelta(hours=data["window_hours"]), end=end
+        )
+    else:
+        lines = io.TextIOWrapper(data["trace"].file, encoding="utf-8", newline="")
+        try:
+            trace = parse_azure_csv(
+                lines, rate_scale=data["rate_scale"], max_requests=MAX_INTERACTIVE_REQUESTS
+            )
+        except UnicodeDecodeError:
+            raise ValueError("The file is not UTF-8 text.") from None
+    if len(trace.requests) > MAX_INTERACTIVE_REQUESTS:
+        raise ValueError(
+            f"The window holds {len(trace.requests)} requests; a page simulates at most "
+            f"{MAX_INTERACTIVE_REQUESTS}. Choose a shorter window, or run "
+            f"`manage.py simulate_scaling --endpoint {endpoint.tenant.slug}/{endpoint.name}`."
+        )
+    return trace
+
+
+def _actor(request: HttpRequest) -> Principal:
+    return principal_for_user(
+        request.user,
+        request_id=getattr(request, "request_id", ""),
+        source_address=source_address_of(request),
     )

@@ -35,6 +35,9 @@ REQUEST_QUEUE_TIME = Metric("vllm:request_queue_time_seconds")
 REQUEST_SUCCESS = Metric("vllm:request_success_total")
 PROMPT_TOKENS = Metric("vllm:prompt_tokens_total")
 GENERATION_TOKENS = Metric("vllm:generation_tokens_total")
+# Histograms of tokens per finished request (vLLM v0 and v1 alike).
+REQUEST_PROMPT_TOKENS = Metric("vllm:request_prompt_tokens")
+REQUEST_GENERATION_TOKENS = Metric("vllm:request_generation_tokens")
 
 # Window of the TTFT p95 trigger. The autoscaling simulator models the same one-minute window
 # (scaling/simulator/engine.py); with the PodMonitor's 15 s scrape interval it holds four samples,
@@ -54,11 +57,23 @@ class Target:
         return f'namespace="{_escape(self.namespace)}",revision="{_escape(self.revision)}"'
 
 
+@dataclass(frozen=True)
+class EndpointTarget:
+    """The series of every revision of one endpoint (the PodMonitor copies `endpoint` too)."""
+
+    namespace: str
+    endpoint: str
+
+    @property
+    def matchers(self) -> str:
+        return f'namespace="{_escape(self.namespace)}",endpoint="{_escape(self.endpoint)}"'
+
+
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def gauge(metric: Metric, target: Target) -> str:
+def gauge(metric: Metric, target: Target | EndpointTarget) -> str:
     """The metric's series of `target`, preferring the current name where both exist.
 
     `or` keeps the left-hand series and adds right-hand ones only for label sets the left lacks
@@ -68,7 +83,7 @@ def gauge(metric: Metric, target: Target) -> str:
     return " or ".join(f"{name}{{{target.matchers}}}" for name in metric.names)
 
 
-def bucket_rate(metric: Metric, target: Target, window: str) -> str:
+def bucket_rate(metric: Metric, target: Target | EndpointTarget, window: str) -> str:
     """Per-second rate of a histogram's buckets; `rate` drops the metric name, so `or` between
     the current and the former name keeps one series per bucket."""
     return " or ".join(
@@ -76,7 +91,9 @@ def bucket_rate(metric: Metric, target: Target, window: str) -> str:
     )
 
 
-def histogram_quantile(q: float, metric: Metric, target: Target, window: str) -> str:
+def histogram_quantile(
+    q: float, metric: Metric, target: Target | EndpointTarget, window: str
+) -> str:
     """The q-quantile over all pods of `target` during `window`; no series when nothing was
     observed, because the quantile of all-zero bucket rates is NaN and `>= 0` filters NaN out."""
     return f"histogram_quantile({q}, sum by (le) ({bucket_rate(metric, target, window)})) >= 0"
@@ -108,3 +125,21 @@ def ttft_p95(target: Target) -> str:
     replicas, as the simulator's autoscaler does when it has no TTFT sample.
     """
     return f"({histogram_quantile(0.95, TIME_TO_FIRST_TOKEN, target, TTFT_WINDOW)}) or vector(0)"
+
+
+def request_rate(target: Target | EndpointTarget, window: str) -> str:
+    """Finished requests per second over `window`, summed over the target's pods.
+
+    vLLM counts a request when it finishes, so this is the arrival rate delayed by one request
+    latency (seconds, against windows of a minute or more). `rate` handles counter resets from
+    pod restarts. An endpoint at zero replicas has no series; `or vector(0)` turns that into an
+    explicit 0 so a range query has a point for every step.
+    """
+    return f"sum(rate({REQUEST_SUCCESS.name}{{{target.matchers}}}[{window}])) or vector(0)"
+
+
+def bucket_increase(metric: Metric, target: Target | EndpointTarget, window: str) -> str:
+    """Observations per bucket `le` of a histogram during `window`, over all pods of `target`:
+    the distribution of, e.g., prompt tokens per request over a whole range, in one instant
+    query at its end."""
+    return f"sum by (le) (increase({metric.name}_bucket{{{target.matchers}}}[{window}]))"

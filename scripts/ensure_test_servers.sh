@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Makes sure the server binaries the test session starts are installed: PostgreSQL and Redis.
+# Makes sure the server binaries the test session starts are installed: PostgreSQL, Redis and
+# Prometheus.
 # As root, missing ones are installed with apt-get; otherwise the script says what to install.
 set -euo pipefail
 
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v prometheus >/dev/null || missing+=(prometheus)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -22,3 +24,4 @@ apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null \
 # The packages start system-wide services; the tests start their own throwaway servers instead.
 service redis-server stop >/dev/null 2>&1 || true
 service postgresql stop >/dev/null 2>&1 || true
+service prometheus stop >/dev/null 2>&1 || true

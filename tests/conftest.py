@@ -1,4 +1,4 @@
-"""Session-wide fixtures: real PostgreSQL and Redis servers, and the people of the tests."""
+"""Session-wide fixtures: real PostgreSQL, Redis and Prometheus servers, and the test people."""
 
 from __future__ import annotations
 
@@ -40,3 +40,17 @@ def redis_url() -> str:
         return
     with servers.redis_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def prometheus_session() -> servers.PrometheusServer:
+    with servers.prometheus_server() as server:
+        yield server
+
+
+@pytest.fixture
+def prometheus(prometheus_session: servers.PrometheusServer) -> servers.PrometheusServer:
+    """The session's Prometheus with no targets when the test starts and when it ends."""
+    prometheus_session.scrape([])
+    yield prometheus_session
+    prometheus_session.scrape([])

@@ -1,4 +1,4 @@
-"""Throwaway PostgreSQL and Redis servers for the test session, on free ports.
+"""Throwaway PostgreSQL, Redis and Prometheus servers for the test session, on free ports.
 
 PostgreSQL refuses to run as root, so as root the cluster is created and run as the `postgres`
 user in a temporary directory that user owns.
@@ -7,6 +7,7 @@ user in a temporary directory that user owns.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,3 +104,79 @@ def redis_server() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+class PrometheusServer:
+    """A Prometheus scraping targets that tests set, every second.
+
+    Targets are static: `scrape` rewrites the configuration and asks Prometheus to reload it
+    (`--web.enable-lifecycle`), which is immediate, unlike file discovery's refresh.
+    """
+
+    scrape_interval_s = 1
+
+    def __init__(self, url: str, config_path: Path) -> None:
+        self.url = url
+        self._config_path = config_path
+
+    def scrape(self, targets: list[tuple[str, dict[str, str]]]) -> None:
+        """Scrape each `host:port` with its labels (e.g. namespace, endpoint, revision)."""
+        self._config_path.write_text(self._config(targets))
+        request = urllib.request.Request(f"{self.url}/-/reload", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+    def _config(self, targets: list[tuple[str, dict[str, str]]]) -> str:
+        static = [{"targets": [address], "labels": labels} for address, labels in targets]
+        config = {
+            "global": {
+                "scrape_interval": f"{self.scrape_interval_s}s",
+                "evaluation_interval": f"{self.scrape_interval_s}s",
+            },
+            "scrape_configs": [{"job_name": "vllm", "static_configs": static}],
+        }
+        # JSON is YAML; Prometheus reads it as such.
+        return json.dumps(config)
+
+
+@contextmanager
+def prometheus_server() -> Iterator[PrometheusServer]:
+    """Yields a fresh Prometheus with no targets; its data directory is deleted afterwards."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        raise RuntimeError("prometheus not found; run `make test` or apt-get install prometheus")
+    workdir = Path(tempfile.mkdtemp(prefix="cp-test-prom-"))
+    port = free_port()
+    server = PrometheusServer(f"http://127.0.0.1:{port}", workdir / "prometheus.yml")
+    (workdir / "prometheus.yml").write_text(server._config([]))
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-lifecycle",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(workdir / "log", "wb"),  # noqa: SIM115 - closed with the process
+    )
+    try:
+        _wait_for_ready(f"{server.url}/-/ready", timeout=30)
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _wait_for_ready(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready after {timeout} s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import matplotlib
 
@@ -14,7 +15,7 @@ from scaling.simulator.report import SimResult
 
 
 def plot_result(
-    result: SimResult, path: str | Path, *, title: str = "", oracle: OracleResult | None = None
+    result: SimResult, path: str | Path | BinaryIO, *, title: str = "", oracle: OracleResult | None = None
 ) -> None:
     s = result.series
     minutes = [t / 60 for t in s.t_s]

@@ -6,11 +6,13 @@ import csv
 import itertools
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
+
+COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 
 
 class Request(NamedTuple):
@@ -43,6 +45,24 @@ def _parse_timestamp(text: str) -> datetime:
 def load_azure_csv(
     path: str | Path, *, rate_scale: float = 1.0, overlay: int = 1, overlay_shift_s: float = 0.0
 ) -> Trace:
+    """Read a trace file; see `parse_azure_csv`."""
+    with open(path, newline="") as handle:
+        try:
+            return parse_azure_csv(
+                handle, rate_scale=rate_scale, overlay=overlay, overlay_shift_s=overlay_shift_s
+            )
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+
+
+def parse_azure_csv(
+    lines: Iterable[str],
+    *,
+    rate_scale: float = 1.0,
+    overlay: int = 1,
+    overlay_shift_s: float = 0.0,
+    max_requests: int | None = None,
+) -> Trace:
     """Read TIMESTAMP, ContextTokens, GeneratedTokens rows.
 
     `rate_scale` N compresses time by N (N times the arrival rate, same request mix, 1/N the
@@ -54,8 +74,12 @@ def load_azure_csv(
     if overlay < 1:
         raise ValueError("overlay must be at least 1")
     rows: list[tuple[datetime, int, int]] = []
-    with open(path, newline="") as handle:
-        for row in csv.DictReader(handle):
+    reader = csv.DictReader(lines)
+    missing = set(COLUMNS) - set(reader.fieldnames or ())
+    if missing:
+        raise ValueError(f"missing column(s) {', '.join(sorted(missing))}")
+    for row in reader:
+        try:
             rows.append(
                 (
                     _parse_timestamp(row["TIMESTAMP"]),
@@ -63,8 +87,12 @@ def load_azure_csv(
                     int(row["GeneratedTokens"]),
                 )
             )
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"line {reader.line_num}: {exc}") from None
+        if max_requests is not None and len(rows) * overlay > max_requests:
+            raise ValueError(f"more than {max_requests} requests")
     if not rows:
-        raise ValueError(f"{path}: no requests")
+        raise ValueError("no requests")
     rows.sort(key=lambda r: r[0])
     start = rows[0][0]
     base = [
@@ -87,14 +115,15 @@ def poisson_trace(
     *,
     seed: int = 0,
     start: datetime | None = None,
+    paired: bool | None = None,
 ) -> Trace:
     """Poisson arrivals following a request-rate series, e.g. a Prometheus range query.
 
     The rate is linear between consecutive (t_seconds, requests_per_second) points and the
     series ends at the last point. Arrivals come from thinning (Lewis-Shedler): candidates at
     the segment's peak rate, kept with probability rate(t) / peak. Token counts are drawn
-    independently from the given samples (prompt and output tokens are paired by index when
-    both samples have the same length, which keeps their correlation).
+    from the given samples; `paired` draws prompt and output tokens by the same index, which keeps
+    their correlation, and defaults to whether both samples have the same length.
     """
     points = sorted(rate_points)
     if len(points) < 2:
@@ -104,7 +133,10 @@ def poisson_trace(
     if not prompt_tokens or not output_tokens:
         raise ValueError("token samples must not be empty")
     rng = random.Random(seed)
-    paired = len(prompt_tokens) == len(output_tokens)
+    if paired is None:
+        paired = len(prompt_tokens) == len(output_tokens)
+    elif paired and len(prompt_tokens) != len(output_tokens):
+        raise ValueError("paired token samples must have the same length")
     requests: list[Request] = []
     for (t0, r0), (t1, r1) in itertools.pairwise(points):
         peak = max(r0, r1)

@@ -32,3 +32,19 @@ def test_renamed_metrics_are_read_under_both_names_preferring_the_current_one():
 def test_label_values_are_escaped():
     target = promql.Target(namespace='a"b', revision="c\\d")
     assert target.matchers == 'namespace="a\\"b",revision="c\\\\d"'
+
+
+ENDPOINT = promql.EndpointTarget(namespace="tenant-acme", endpoint="chat")
+ENDPOINT_MATCHERS = 'namespace="tenant-acme",endpoint="chat"'
+
+
+def test_request_rate_sums_finished_requests_of_every_revision_and_is_zero_when_scaled_down():
+    assert promql.request_rate(ENDPOINT, "60s") == (
+        f"sum(rate(vllm:request_success_total{{{ENDPOINT_MATCHERS}}}[60s])) or vector(0)"
+    )
+
+
+def test_bucket_increase_counts_observations_per_bucket_over_the_whole_window():
+    assert promql.bucket_increase(promql.REQUEST_PROMPT_TOKENS, ENDPOINT, "3600s") == (
+        f"sum by (le) (increase(vllm:request_prompt_tokens_bucket{{{ENDPOINT_MATCHERS}}}[3600s]))"
+    )

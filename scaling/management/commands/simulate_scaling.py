@@ -1,41 +1,73 @@
-"""Replay a request trace against a scaling policy and report cost and latency.
+"""Replay a workload against a scaling policy and report cost and latency.
 
-It reads files and prints; it never touches the database.
+The workload is a trace file, or an existing endpoint's request history read from Prometheus.
+With a trace it reads files and prints; with `--endpoint` it also reads the endpoint's row.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import replace
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
+from endpoints.models import Endpoint
+from scaling.comparison import compare, endpoint_workload, with_presets
 from scaling.presets import PRESETS, preset
-from scaling.simulator.engine import SimConfig, simulate
-from scaling.simulator.oracle import oracle_lower_bound
+from scaling.simulator.engine import SimConfig
 from scaling.simulator.policy_json import PolicyError, spec_from_json
 from scaling.simulator.report import format_table
-from scaling.simulator.trace import load_azure_csv
+from scaling.simulator.trace import Trace, load_azure_csv
 from scaling.spec import ScalingSpec
+from scaling.telemetry import NoRequestsObserved, TelemetryUnavailable
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_TABLE_COLUMNS = [
+    "policy",
+    "gpu_hours",
+    "gpu_hours_vs_oracle",
+    "slo_attainment",
+    "ttft_p50_ms",
+    "ttft_p99_ms",
+    "cold_starts",
+    "dropped",
+]
 
 
 class Command(BaseCommand):
     help = (
         "Simulate a KEDA/HPA scaling policy on an Azure-format trace (TIMESTAMP, ContextTokens, "
-        "GeneratedTokens): GPU-hours, TTFT SLO attainment and percentiles, cold starts, and the "
-        "oracle lower bound."
+        "GeneratedTokens) or on an endpoint's request history from Prometheus: GPU-hours, TTFT "
+        "SLO attainment and percentiles, cold starts, and the oracle lower bound."
     )
-    # Pure computation: no system checks, which may need the database or other apps' settings.
+    # No system checks: with a trace this is pure computation and must not need the database.
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--trace", required=True, help="CSV file in the Azure trace format")
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--trace", help="CSV file in the Azure trace format")
+        source.add_argument(
+            "--endpoint",
+            metavar="TENANT/NAME",
+            help="replay this endpoint's request rate and token sizes from Prometheus",
+        )
         parser.add_argument(
             "--policy",
-            required=True,
-            help=f"a preset ({', '.join(PRESETS)}) or a ScalingSpec as a JSON object",
+            help=(
+                f"a preset ({', '.join(PRESETS)}) or a ScalingSpec as a JSON object; "
+                "with --endpoint it defaults to the endpoint's own policy"
+            ),
+        )
+        parser.add_argument(
+            "--compare",
+            action="store_true",
+            help="also simulate every preset (at the policy's maximum) and print one row each",
         )
         parser.add_argument("--rate-scale", type=float, default=1.0, help="compress time by N")
         parser.add_argument("--slo-ttft-ms", type=float, default=1000.0)
@@ -45,6 +77,13 @@ class Command(BaseCommand):
         parser.add_argument("--overlay-shift-s", type=float, default=0.0)
         parser.add_argument("--max-replicas", type=int, help="override the policy's maximum")
         parser.add_argument(
+            "--since", default="24h", help="with --endpoint: window length, e.g. 90m, 24h, 7d"
+        )
+        parser.add_argument("--until", help="with --endpoint: window end, ISO 8601 (default: now)")
+        parser.add_argument(
+            "--step-s", type=int, default=60, help="with --endpoint: seconds per rate point"
+        )
+        parser.add_argument(
             "--cold-start",
             choices=("cached", "uncached"),
             default="cached",
@@ -53,16 +92,67 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args: object, **options: object) -> None:
-        spec = self._spec(str(options["policy"]), options["max_replicas"])  # type: ignore[arg-type]
+        slo_ms = float(options["slo_ttft_ms"])  # type: ignore[arg-type]
+        if slo_ms <= 0:
+            raise CommandError("--slo-ttft-ms must be positive")
+        max_replicas = options["max_replicas"]
+        if options["endpoint"]:
+            endpoint = _endpoint(str(options["endpoint"]))
+            trace, title = self._history(endpoint, options), str(options["endpoint"])
+            name = str(options["policy"] or "current")
+            spec = (
+                self._spec(str(options["policy"]), max_replicas)  # type: ignore[arg-type]
+                if options["policy"]
+                else _override_max(endpoint.scaling_policy.to_spec(), max_replicas)  # type: ignore[arg-type]
+            )
+        else:
+            if not options["policy"]:
+                raise CommandError("--policy is required with --trace")
+            name = str(options["policy"])
+            spec = self._spec(name, max_replicas)  # type: ignore[arg-type]
+            trace, title = self._trace(options)
+        if not trace.requests:
+            raise CommandError("the workload holds no requests")
+        config = SimConfig(
+            slo_ttft_ms=slo_ms,
+            seed=int(options["seed"]),  # type: ignore[call-overload]
+            cold_start=str(options["cold_start"]),
+        )
+        policies = with_presets(name, spec) if options["compare"] else {name: spec}
+        comparison = compare(trace, policies, config)
+        first = comparison.outcomes[0]
+        if options["plot"]:
+            from scaling.simulator.plot import plot_result
+
+            plot_result(first.result, str(options["plot"]), title=title, oracle=comparison.oracle)
+        if options["compare"]:
+            if options["json"]:
+                self.stdout.write(json.dumps(comparison.summary()))
+                return
+            rows = comparison.summary()["policies"]
+            rows.append(  # type: ignore[union-attr]
+                {
+                    "policy": "oracle",
+                    "gpu_hours": round(comparison.oracle.gpu_hours, 4),
+                    "gpu_hours_vs_oracle": 1.0,
+                }
+            )
+            self.stdout.write(format_table(rows, _TABLE_COLUMNS))  # type: ignore[arg-type]
+            return
+        summary = first.summary()
+        if options["json"]:
+            self.stdout.write(json.dumps(summary))
+            return
+        rows = [{"figure": key, "value": value} for key, value in summary.items()]
+        self.stdout.write(format_table(rows, ["figure", "value"]))
+
+    def _trace(self, options: dict[str, object]) -> tuple[Trace, str]:
         rate_scale = float(options["rate_scale"])  # type: ignore[arg-type]
         overlay = int(options["overlay"])  # type: ignore[call-overload]
-        slo_ms = float(options["slo_ttft_ms"])  # type: ignore[arg-type]
         if rate_scale <= 0 or not math.isfinite(rate_scale):
             raise CommandError("--rate-scale must be a positive number")
         if overlay < 1:
             raise CommandError("--overlay must be at least 1")
-        if slo_ms <= 0:
-            raise CommandError("--slo-ttft-ms must be positive")
         path = Path(str(options["trace"]))
         try:
             trace = load_azure_csv(
@@ -73,38 +163,27 @@ class Command(BaseCommand):
             )
         except (OSError, KeyError, ValueError) as exc:
             raise CommandError(f"cannot read trace {path}: {exc}")
-        config = SimConfig(
-            slo_ttft_ms=slo_ms,
-            seed=int(options["seed"]),  # type: ignore[call-overload]
-            cold_start=str(options["cold_start"]),
-        )
-        oracle = oracle_lower_bound(trace, config)
-        # The trace is a window of a live service: every policy starts with the replicas the
-        # opening minute needs, not with a cold fleet.
-        if oracle.replicas:
-            config = replace(config, initial_replicas=oracle.replicas[0])
-        result = simulate(trace, spec, config)
-        if options["plot"]:
-            from scaling.simulator.plot import plot_result
+        return trace, path.stem
 
-            plot_result(result, str(options["plot"]), title=path.stem, oracle=oracle)
-        summary: dict[str, object] = {
-            **result.summary(),
-            "oracle_gpu_hours": round(oracle.gpu_hours, 4),
-            "gpu_hours_vs_oracle": (
-                round(result.gpu_hours / oracle.gpu_hours, 3) if oracle.gpu_hours else None
-            ),
-        }
-        if options["json"]:
-            self.stdout.write(json.dumps(summary))
-            return
-        rows = [{"figure": key, "value": value} for key, value in summary.items()]
-        self.stdout.write(format_table(rows, ["figure", "value"]))
+    def _history(self, endpoint: Endpoint, options: dict[str, object]) -> Trace:
+        if options["rate_scale"] != 1.0 or options["overlay"] != 1:
+            raise CommandError("--rate-scale and --overlay apply to --trace only")
+        end = _instant(options["until"]) if options["until"] else timezone.now()
+        start = end - _duration(str(options["since"]))
+        try:
+            return endpoint_workload(
+                endpoint,
+                start=start,
+                end=end,
+                step_s=int(options["step_s"]),  # type: ignore[call-overload]
+                seed=int(options["seed"]),  # type: ignore[call-overload]
+            )
+        except (TelemetryUnavailable, NoRequestsObserved, ValueError) as exc:
+            raise CommandError(str(exc))
 
     def _spec(self, policy: str, max_replicas: int | None) -> ScalingSpec:
-        if max_replicas is not None and max_replicas < 1:
-            raise CommandError("--max-replicas must be at least 1")
         if policy in PRESETS:
+            _check_max(max_replicas)
             return preset(policy, max_replicas=max_replicas)
         if not policy.lstrip().startswith("{"):
             raise CommandError(
@@ -114,8 +193,46 @@ class Command(BaseCommand):
             spec = spec_from_json(policy)
         except PolicyError as exc:
             raise CommandError(f"invalid policy field {exc}")
-        if max_replicas is not None:
-            spec = spec.with_changes(max_replicas=max_replicas)
-        if spec.min_replicas > spec.max_replicas:
-            raise CommandError("invalid policy field min_replicas: must not exceed max_replicas")
-        return spec
+        return _override_max(spec, max_replicas)
+
+
+def _check_max(max_replicas: int | None) -> None:
+    if max_replicas is not None and max_replicas < 1:
+        raise CommandError("--max-replicas must be at least 1")
+
+
+def _override_max(spec: ScalingSpec, max_replicas: int | None) -> ScalingSpec:
+    _check_max(max_replicas)
+    if max_replicas is not None:
+        spec = spec.with_changes(max_replicas=max_replicas)
+    if spec.min_replicas > spec.max_replicas:
+        raise CommandError("invalid policy field min_replicas: must not exceed max_replicas")
+    return spec
+
+
+def _endpoint(reference: str) -> Endpoint:
+    tenant, _, name = reference.partition("/")
+    if not tenant or not name:
+        raise CommandError(f"--endpoint {reference!r}: expected TENANT/NAME")
+    endpoint = (
+        Endpoint.objects.select_related("tenant", "scaling_policy")
+        .filter(tenant__slug=tenant, name=name)
+        .first()
+    )
+    if endpoint is None:
+        raise CommandError(f"--endpoint {reference!r}: no such endpoint")
+    return endpoint
+
+
+def _duration(text: str) -> timedelta:
+    match = _DURATION.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise CommandError(f"--since {text!r}: expected a positive duration such as 90m, 24h, 7d")
+    return timedelta(seconds=int(match.group(1)) * _UNIT_S[match.group(2)])
+
+
+def _instant(text: object) -> datetime:
+    value = parse_datetime(str(text))
+    if value is None:
+        raise CommandError(f"--until {text!r}: expected an ISO 8601 time")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,52 @@
+"""Console forms: they check input and name the field at fault; services and selectors act."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.files.uploadedfile import UploadedFile
+
+# Django keeps uploads up to 2.5 MB in memory and spills larger ones to a temporary file; past
+# this size a trace holds more requests than a page simulates anyway.
+MAX_TRACE_BYTES = 32 * 1024 * 1024
+
+
+class ScalingComparisonForm(forms.Form):
+    SOURCES = (
+        ("prometheus", "The endpoint's own traffic, from Prometheus"),
+        ("trace", "A trace file (Azure format: TIMESTAMP, ContextTokens, GeneratedTokens)"),
+    )
+
+    source = forms.ChoiceField(choices=SOURCES, initial="prometheus", widget=forms.RadioSelect)
+    window_hours = forms.IntegerField(
+        label="Window (hours, Prometheus)", min_value=1, max_value=7 * 24, initial=24
+    )
+    trace = forms.FileField(label="Trace file", required=False)
+    rate_scale = forms.FloatField(
+        label="Rate scale (trace)",
+        min_value=0.01,
+        max_value=1000,
+        initial=1.0,
+        help_text="N replays the trace N times faster.",
+    )
+    slo_ttft_ms = forms.IntegerField(
+        label="TTFT SLO (ms)", min_value=1, max_value=600_000, initial=1000
+    )
+    cold_start = forms.ChoiceField(
+        choices=(("cached", "weights cached on the node"), ("uncached", "weights pulled first")),
+        initial="cached",
+    )
+
+    def clean_trace(self) -> UploadedFile | None:
+        upload = self.cleaned_data.get("trace")
+        if upload is not None and upload.size > MAX_TRACE_BYTES:
+            raise forms.ValidationError(
+                f"The file has {upload.size} bytes; at most {MAX_TRACE_BYTES} are accepted. "
+                f"Use `manage.py simulate_scaling --trace` for larger traces."
+            )
+        return upload
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("source") == "trace" and not cleaned.get("trace"):
+            self.add_error("trace", "Choose a trace file to compare on.")
+        return cleaned

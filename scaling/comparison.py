@@ -1,0 +1,102 @@
+"""What a scaling policy would have cost on a workload, beside the presets and the oracle.
+
+One computation behind `manage.py simulate_scaling` and the console's comparison page, so both
+show the same figures for the same inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from scaling.presets import PRESETS, preset
+from scaling.promql import EndpointTarget
+from scaling.simulator.engine import SimConfig, simulate
+from scaling.simulator.oracle import OracleResult, oracle_lower_bound
+from scaling.simulator.report import SimResult
+from scaling.simulator.trace import Trace
+from scaling.spec import ScalingSpec
+from scaling.telemetry import request_history
+
+if TYPE_CHECKING:
+    from endpoints.models import Endpoint
+
+# A comparison runs the simulator once per policy plus the oracle's search; past this many
+# requests a page would wait minutes. The command line takes any size.
+MAX_INTERACTIVE_REQUESTS = 150_000
+
+
+@dataclass(frozen=True)
+class PolicyOutcome:
+    name: str
+    spec: ScalingSpec
+    result: SimResult
+    oracle: OracleResult
+
+    @property
+    def gpu_hours_vs_oracle(self) -> float | None:
+        if not self.oracle.gpu_hours:
+            return None
+        return self.result.gpu_hours / self.oracle.gpu_hours
+
+    def summary(self) -> dict[str, object]:
+        ratio = self.gpu_hours_vs_oracle
+        return {
+            **self.result.summary(),
+            "oracle_gpu_hours": round(self.oracle.gpu_hours, 4),
+            "gpu_hours_vs_oracle": round(ratio, 3) if ratio is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    oracle: OracleResult
+    outcomes: list[PolicyOutcome]
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "oracle_gpu_hours": round(self.oracle.gpu_hours, 4),
+            "policies": [{"policy": o.name, **o.summary()} for o in self.outcomes],
+        }
+
+
+def with_presets(name: str, spec: ScalingSpec) -> dict[str, ScalingSpec]:
+    """`spec` under `name`, then every preset at the same maximum: the maximum is what the
+    tenant's quota admitted, so a preset may not exceed it. A preset equal to `spec` is not
+    simulated twice; `spec`'s name says which preset it is."""
+    presets = {key: preset(key, max_replicas=spec.max_replicas) for key in PRESETS}
+    same = [key for key, candidate in presets.items() if candidate == spec]
+    label = f"{name} (= {same[0]})" if same and name not in PRESETS else name
+    return {label: spec, **{key: s for key, s in presets.items() if key not in same}}
+
+
+def endpoint_workload(
+    endpoint: Endpoint, *, start: datetime, end: datetime, step_s: int = 60, seed: int = 0
+) -> Trace:
+    """The endpoint's requests from `start` to `end` as a trace: Poisson arrivals following its
+    request rate in Prometheus, with token sizes from its histograms. Raises the telemetry
+    module's `TelemetryUnavailable` or `NoRequestsObserved`."""
+    target = EndpointTarget(namespace=endpoint.tenant.namespace, endpoint=endpoint.name)
+    history = request_history(target, start=start, end=end, step_s=step_s)
+    return history.to_trace(seed=seed)
+
+
+def compare(
+    trace: Trace, policies: Mapping[str, ScalingSpec], config: SimConfig | None = None
+) -> Comparison:
+    """Simulate each policy on `trace` and compute the oracle lower bound once.
+
+    The trace is a window of a live service, so every policy starts with the replicas the
+    opening minute needs (raised to its own floor) rather than with a cold fleet.
+    """
+    config = config or SimConfig()
+    oracle = oracle_lower_bound(trace, config)
+    if oracle.replicas:
+        config = replace(config, initial_replicas=oracle.replicas[0])
+    outcomes = [
+        PolicyOutcome(name, spec, simulate(trace, spec, config), oracle)
+        for name, spec in policies.items()
+    ]
+    return Comparison(oracle, outcomes)
