@@ -99,7 +99,7 @@ class Command(BaseCommand):
         if options["endpoint"]:
             endpoint = _endpoint(str(options["endpoint"]))
             trace, title = self._history(endpoint, options), str(options["endpoint"])
-            name = str(options["policy"] or "current")
+            name = _policy_name(options["policy"], default="current")
             spec = (
                 self._spec(str(options["policy"]), max_replicas)  # type: ignore[arg-type]
                 if options["policy"]
@@ -108,8 +108,8 @@ class Command(BaseCommand):
         else:
             if not options["policy"]:
                 raise CommandError("--policy is required with --trace")
-            name = str(options["policy"])
-            spec = self._spec(name, max_replicas)  # type: ignore[arg-type]
+            name = _policy_name(options["policy"], default="custom")
+            spec = self._spec(str(options["policy"]), max_replicas)  # type: ignore[arg-type]
             trace, title = self._trace(options)
         if not trace.requests:
             raise CommandError("the workload holds no requests")
@@ -194,6 +194,11 @@ class Command(BaseCommand):
         except PolicyError as exc:
             raise CommandError(f"invalid policy field {exc}")
         return _override_max(spec, max_replicas)
+
+
+def _policy_name(policy: object, *, default: str) -> str:
+    """A preset's name, or `default` for the endpoint's own or a JSON policy."""
+    return str(policy) if policy in PRESETS else default
 
 
 def _check_max(max_replicas: int | None) -> None:
