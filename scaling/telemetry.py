@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
@@ -40,7 +40,7 @@ class RequestHistory:
     start: datetime
     end: datetime
     step_s: int
-    # (seconds since `start`, finished requests per second over the preceding step)
+    # (seconds since `start`, finished requests per second from then until the next point)
     rates: list[tuple[float, float]]
     prompt_tokens: list[int]
     output_tokens: list[int]
@@ -57,6 +57,7 @@ class RequestHistory:
             seed=seed,
             start=self.start,
             paired=False,
+            steps=True,
         )
 
 
@@ -81,22 +82,28 @@ def request_history(
         raise ValueError("the window must end after it starts")
     if step_s < 1:
         raise ValueError("the step must be at least one second")
-    prometheus = prometheus or client()
     window_s = math.ceil((end - start).total_seconds())
-    step_s = max(step_s, math.ceil(window_s / (MAX_POINTS - 1)))
+    step_s = max(step_s, math.ceil(window_s / MAX_POINTS))
+    steps = window_s // step_s
+    if steps < 2:
+        raise ValueError(f"a window of {window_s} s holds fewer than two steps of {step_s} s")
+    prometheus = prometheus or client()
+    # One point per step, the last at `end`: each is the mean rate over the step before it, so
+    # the series handed to the simulator holds that rate from the step's start to its end.
     rate_rows = _ask(
         prometheus.custom_query_range,
         promql.request_rate(target, f"{step_s}s"),
-        start_time=start,
+        start_time=end - timedelta(seconds=step_s * (steps - 1)),
         end_time=end,
         step=str(step_s),
     )
-    origin = start.timestamp()
+    origin = start.timestamp() + step_s
     rates = sorted(
         (float(stamp) - origin, _finite(value))
         for row in rate_rows
         for stamp, value in row["values"]
     )
+    rates.append((float(window_s), 0.0))  # where the last step ends
     prompt = _bucket_counts(prometheus, promql.REQUEST_PROMPT_TOKENS, target, window_s, end)
     output = _bucket_counts(prometheus, promql.REQUEST_GENERATION_TOKENS, target, window_s, end)
     observed = round(prompt[-1][1]) if prompt else 0

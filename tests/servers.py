@@ -119,12 +119,29 @@ class PrometheusServer:
         self.url = url
         self._config_path = config_path
 
-    def scrape(self, targets: list[tuple[str, dict[str, str]]]) -> None:
-        """Scrape each `host:port` with its labels (e.g. namespace, endpoint, revision)."""
+    def scrape(self, targets: list[tuple[str, dict[str, str]]], timeout: float = 30) -> None:
+        """Scrape each `host:port` with its labels (e.g. namespace, endpoint, revision), and
+        return once each has been scraped successfully.
+
+        Prometheus hands new targets to its scrapers only every few seconds (the discovery
+        manager batches updates), so without the wait a test's first requests could land
+        before the first sample and `increase` would miss them.
+        """
         self._config_path.write_text(self._config(targets))
         request = urllib.request.Request(f"{self.url}/-/reload", method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
+        wanted = {address for address, _ in targets}
+        deadline = time.monotonic() + timeout
+        while wanted - self._scraped():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Prometheus did not scrape {sorted(wanted)} in {timeout} s")
+            time.sleep(0.2)
+
+    def _scraped(self) -> set[str]:
+        with urllib.request.urlopen(f"{self.url}/api/v1/targets?state=active", timeout=10) as r:
+            active = json.load(r)["data"]["activeTargets"]
+        return {t["labels"]["instance"] for t in active if t["health"] == "up"}
 
     def _config(self, targets: list[tuple[str, dict[str, str]]]) -> str:
         static = [{"targets": [address], "labels": labels} for address, labels in targets]

@@ -116,11 +116,14 @@ def poisson_trace(
     seed: int = 0,
     start: datetime | None = None,
     paired: bool | None = None,
+    steps: bool = False,
 ) -> Trace:
     """Poisson arrivals following a request-rate series, e.g. a Prometheus range query.
 
-    The rate is linear between consecutive (t_seconds, requests_per_second) points and the
-    series ends at the last point. Arrivals come from thinning (Lewis-Shedler): candidates at
+    The rate is linear between consecutive (t_seconds, requests_per_second) points, or with
+    `steps` held at each point's value until the next one (the shape of per-interval means, whose
+    totals linear interpolation would halve around an isolated burst); the series ends at the
+    last point. Arrivals come from thinning (Lewis-Shedler): candidates at
     the segment's peak rate, kept with probability rate(t) / peak. Token counts are drawn
     from the given samples; `paired` draws prompt and output tokens by the same index, which keeps
     their correlation, and defaults to whether both samples have the same length.
@@ -139,6 +142,8 @@ def poisson_trace(
         raise ValueError("paired token samples must have the same length")
     requests: list[Request] = []
     for (t0, r0), (t1, r1) in itertools.pairwise(points):
+        if steps:
+            r1 = r0
         peak = max(r0, r1)
         if peak <= 0 or t1 <= t0:
             continue

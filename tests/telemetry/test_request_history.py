@@ -1,0 +1,169 @@
+"""An endpoint's request history read from a real Prometheus scraping vLLM simulators."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+import requests
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+
+from scaling.promql import EndpointTarget
+from scaling.telemetry import NoRequestsObserved, request_history
+from scaling.vllm_simulator import SimulatorConfig, VllmSimulator
+from tests.world import build_world
+
+CHAT = EndpointTarget(namespace="tenant-acme", endpoint="chat")
+PROMPT = "word " * 100  # about 125 tokens by the simulator's estimate
+
+
+def labels(endpoint: str, revision: str) -> dict[str, str]:
+    return {
+        "namespace": "tenant-acme",
+        "tenant": "acme",
+        "endpoint": endpoint,
+        "revision": revision,
+    }
+
+
+def send(simulator: VllmSimulator, count: int, max_tokens: int, per_second: float) -> None:
+    """`count` completions spread over count / per_second seconds, a few at a time."""
+
+    def one(_: int) -> None:
+        body = {"model": simulator.config.model, "prompt": PROMPT, "max_tokens": max_tokens}
+        response = requests.post(f"{simulator.url}/v1/completions", json=body, timeout=10)
+        response.raise_for_status()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = []
+        for i in range(count):
+            futures.append(pool.submit(one, i))
+            time.sleep(1 / per_second)
+        for future in futures:
+            future.result()
+
+
+@pytest.fixture(scope="module")
+def served_traffic(prometheus_session):
+    """Two revisions of acme/chat and one other endpoint, scraped every second, then traffic:
+    80 requests of 30 tokens to chat-r1, 40 of 60 tokens to chat-r2, 50 to another endpoint."""
+    config = SimulatorConfig(ttft_ms=5, itl_ms=1)
+    simulators = {name: VllmSimulator(config) for name in ("chat-r1", "chat-r2", "other-r1")}
+    for simulator in simulators.values():
+        simulator.start()
+    prometheus_session.scrape(
+        [
+            (simulators[revision].url.removeprefix("http://"), labels(endpoint, revision))
+            for endpoint, revision in (
+                ("chat", "chat-r1"),
+                ("chat", "chat-r2"),
+                ("other", "other-r1"),
+            )
+        ]
+    )
+    # Every series has a zero sample by now (`scrape` waits for the first scrape), so
+    # `increase` counts every request from here on.
+    start = timezone.now()
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        jobs = [
+            pool.submit(send, simulators["chat-r1"], 80, 30, 10.0),
+            pool.submit(send, simulators["chat-r2"], 40, 60, 5.0),
+            pool.submit(send, simulators["other-r1"], 50, 30, 10.0),
+        ]
+        for job in jobs:
+            job.result()
+    time.sleep(3)  # two more scrapes after the last request
+    yield start, timezone.now(), prometheus_session
+    prometheus_session.scrape([])
+    for simulator in simulators.values():
+        simulator.stop()
+
+
+def test_history_counts_the_requests_of_every_revision_of_the_endpoint(served_traffic, settings):
+    start, end, prometheus = served_traffic
+    settings.PROMETHEUS_URL = prometheus.url
+    history = request_history(CHAT, start=start, end=end, step_s=2)
+    # 120 requests to chat (the other endpoint's 50 are not counted); Prometheus extrapolates
+    # `increase` to the window's edges, hence the tolerance.
+    assert 100 <= history.observed_requests <= 140
+    served = sum(rate for _, rate in history.rates) * history.step_s
+    assert 85 <= served <= 155
+    assert all(rate >= 0 for _, rate in history.rates)
+    assert history.rates[0][0] == pytest.approx(0, abs=2)
+
+
+def test_history_token_sizes_come_from_the_histograms(served_traffic, settings):
+    start, end, prometheus = served_traffic
+    settings.PROMETHEUS_URL = prometheus.url
+    history = request_history(CHAT, start=start, end=end, step_s=2)
+    outputs = sorted(history.output_tokens)
+    # Two thirds of the requests asked for 30 tokens (bucket 20-50), a third for 60 (50-100).
+    two_thirds = outputs[: len(outputs) * 2 // 3 - 10]
+    assert all(20 <= n <= 50 for n in two_thirds)
+    assert all(50 <= n <= 100 for n in outputs[len(outputs) * 2 // 3 + 10 :])
+    assert all(50 <= n <= 200 for n in history.prompt_tokens)
+
+
+def test_history_replays_as_a_trace_of_about_as_many_requests(served_traffic, settings):
+    start, end, prometheus = served_traffic
+    settings.PROMETHEUS_URL = prometheus.url
+    trace = request_history(CHAT, start=start, end=end, step_s=2).to_trace(seed=1)
+    assert 70 <= len(trace.requests) <= 170
+    assert trace.start == start
+
+
+def test_an_endpoint_without_traffic_is_reported_as_such(served_traffic, settings):
+    start, end, prometheus = served_traffic
+    settings.PROMETHEUS_URL = prometheus.url
+    with pytest.raises(NoRequestsObserved, match="idle"):
+        request_history(
+            EndpointTarget(namespace="tenant-acme", endpoint="idle"),
+            start=start,
+            end=end,
+            step_s=2,
+        )
+
+
+@pytest.mark.django_db
+def test_command_and_console_simulate_the_endpoints_own_traffic(served_traffic, settings):
+    start, end, prometheus = served_traffic
+    settings.PROMETHEUS_URL = prometheus.url
+    world = build_world()
+    out = StringIO()
+    call_command(
+        "simulate_scaling",
+        "--endpoint",
+        "acme/chat",
+        "--since",
+        f"{int((timezone.now() - start).total_seconds()) + 1}s",
+        "--step-s",
+        "2",
+        "--compare",
+        "--json",
+        stdout=out,
+    )
+    printed = json.loads(out.getvalue())
+    assert [p["policy"] for p in printed["policies"]] == ["current (= balanced)", "latency", "cost"]
+    assert 70 <= printed["policies"][0]["requests"] <= 170
+
+    client = Client()
+    client.force_login(world.users["viewer"])
+    response = client.post(
+        "/tenants/acme/endpoints/chat/scaling/",
+        {
+            "source": "prometheus",
+            "window_hours": 1,
+            "rate_scale": 1,
+            "slo_ttft_ms": 1000,
+            "cold_start": "cached",
+        },
+    )
+    assert response.status_code == 200, response.content.decode()[:2000]
+    assert 70 <= response.context["requests"] <= 170
+    assert end - start < timedelta(minutes=1)
