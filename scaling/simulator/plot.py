@@ -15,7 +15,11 @@ from scaling.simulator.report import SimResult
 
 
 def plot_result(
-    result: SimResult, path: str | Path | BinaryIO, *, title: str = "", oracle: OracleResult | None = None
+    result: SimResult,
+    path: str | Path | BinaryIO,
+    *,
+    title: str = "",
+    oracle: OracleResult | None = None,
 ) -> None:
     s = result.series
     minutes = [t / 60 for t in s.t_s]
