@@ -383,6 +383,7 @@ def revision_objects(
             labels=_revision_labels(revision),
             queue_query=promql.queue_total(target),
             ttft_query=promql.ttft_p95(target),
+            in_flight_query=promql.in_flight_total(target),
             interceptor_route=route,
         )
     )

@@ -98,12 +98,14 @@ def scaled_object(
     labels: Mapping[str, str],
     queue_query: str,
     ttft_query: str,
+    in_flight_query: str,
     interceptor_route: str | None,
 ) -> dict:
     """The ScaledObject of one Deployment.
 
     Triggers: the per-replica queue (AverageValue, with the spec's activation threshold), TTFT
-    p95 when the spec has a target, one cron trigger per schedule floor, and, when
+    p95 and requests in flight per replica when the spec has targets for them, one cron trigger
+    per schedule floor, and, when
     `interceptor_route` is given, the HTTP add-on's `external-push` trigger whose pending
     requests wake a Deployment at zero replicas (no vLLM metric exists then).
     """
@@ -114,6 +116,10 @@ def scaled_object(
     triggers = [queue]
     if spec.ttft_p95_target_ms is not None:
         triggers.append(_prometheus_trigger("ttft-p95", ttft_query, spec.ttft_p95_target_ms / 1000))
+    if spec.target_in_flight_per_replica is not None:
+        triggers.append(
+            _prometheus_trigger("in-flight", in_flight_query, spec.target_in_flight_per_replica)
+        )
     triggers.extend(_cron_trigger(i, floor) for i, floor in enumerate(spec.schedule_floors))
     if interceptor_route is not None:
         triggers.append(

@@ -98,6 +98,8 @@ def resolve_policy(
     _check(values["activation_queue"] >= 0, "activation_queue", "must be >= 0")
     ttft = values["ttft_p95_target_ms"]
     _check(ttft is None or ttft >= 1, "ttft_p95_target_ms", "must be at least 1 ms")
+    in_flight = values["target_in_flight_per_replica"]
+    _check(in_flight is None or in_flight > 0, "target_in_flight_per_replica", "must be > 0")
     _check(1 <= values["polling_interval_s"] <= 3600, "polling_interval_s", "must be 1–3600 s")
     _check(0 <= values["cooldown_s"] <= 86400, "cooldown_s", "must be 0–86400 s")
     for name in ("scale_up_stabilization_s", "scale_down_stabilization_s"):

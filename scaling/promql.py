@@ -117,6 +117,18 @@ def queue_total(target: Target) -> str:
     return f"sum({gauge(REQUESTS_WAITING, target)}) or vector(0)"
 
 
+def in_flight_total(target: Target) -> str:
+    """Requests running or waiting over all ready pods of `target`, for KEDA's in-flight
+    trigger (AverageValue divides it by the replica count, as for the queue).
+
+    Each `sum` is empty when no pod exports the gauge, and so is their sum; `or vector(0)`
+    makes that 0, for the reason given in `queue_total`.
+    """
+    running = gauge(REQUESTS_RUNNING, target)
+    waiting = gauge(REQUESTS_WAITING, target)
+    return f"(sum({running}) + sum({waiting})) or vector(0)"
+
+
 def ttft_p95(target: Target) -> str:
     """TTFT p95 in seconds over `TTFT_WINDOW`, for KEDA's optional latency trigger.
 

@@ -41,6 +41,10 @@ class ScalingSpec:
     activation_queue: float = 0.0
     # Optional second trigger: TTFT p95 target in milliseconds (AverageValue on p95 seconds).
     ttft_p95_target_ms: int | None = None
+    # Optional third trigger: target of the average requests in flight per replica (running plus
+    # waiting). Running requests rise with load before a replica saturates, so this trigger
+    # scales earlier than the queue, which stays at zero until then.
+    target_in_flight_per_replica: float | None = None
     polling_interval_s: int = 30
     cooldown_s: int = 300
     scale_up_stabilization_s: int = 0

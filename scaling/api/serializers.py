@@ -28,6 +28,13 @@ class ScalingPolicyInputSerializer(serializers.Serializer):
     ttft_p95_target_ms = serializers.IntegerField(
         min_value=1, max_value=600_000, required=False, allow_null=True
     )
+    target_in_flight_per_replica = serializers.FloatField(
+        min_value=0.01,
+        max_value=100_000,
+        required=False,
+        allow_null=True,
+        help_text="Average requests running or waiting per replica; null: no such trigger.",
+    )
     polling_interval_s = serializers.IntegerField(min_value=1, max_value=3600, required=False)
     cooldown_s = serializers.IntegerField(min_value=0, max_value=86400, required=False)
     scale_up_stabilization_s = serializers.IntegerField(min_value=0, max_value=3600, required=False)
@@ -58,6 +65,7 @@ class ScalingPolicySerializer(serializers.Serializer):
     target_queue_per_replica = serializers.FloatField()
     activation_queue = serializers.FloatField()
     ttft_p95_target_ms = serializers.IntegerField(allow_null=True)
+    target_in_flight_per_replica = serializers.FloatField(allow_null=True)
     polling_interval_s = serializers.IntegerField()
     cooldown_s = serializers.IntegerField()
     scale_up_stabilization_s = serializers.IntegerField()

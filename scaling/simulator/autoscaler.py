@@ -65,6 +65,9 @@ class Observation:
     floor: int = 0
     # Requests held or in flight through the HTTP add-on interceptor.
     interceptor_in_flight: int = 0
+    # Sum of vllm:num_requests_running + vllm:num_requests_waiting over the ready pods, as last
+    # scraped.
+    in_flight_total: float = 0.0
 
 
 class Autoscaler:
@@ -83,6 +86,8 @@ class Autoscaler:
         return (
             obs.waiting_total > spec.activation_queue
             or (spec.ttft_p95_target_ms is not None and obs.ttft_p95_s is not None)
+            # KEDA's default activation threshold is 0: active with any request in flight.
+            or (spec.target_in_flight_per_replica is not None and obs.in_flight_total > 0)
             or obs.floor > 0
             or (spec.scales_to_zero and obs.interceptor_in_flight > 0)
         )
@@ -120,6 +125,12 @@ class Autoscaler:
         if spec.ttft_p95_target_ms is not None and obs.ttft_p95_s is not None:
             target_s = spec.ttft_p95_target_ms / 1000
             out.append(hpa_replicas_for_metric(current, obs.ttft_p95_s, target_s, self.tolerance))
+        if spec.target_in_flight_per_replica is not None:
+            out.append(
+                hpa_replicas_for_metric(
+                    current, obs.in_flight_total, spec.target_in_flight_per_replica, self.tolerance
+                )
+            )
         if obs.floor > 0:
             out.append(hpa_replicas_for_metric(current, obs.floor, 1.0, self.tolerance))
         return out

@@ -86,6 +86,7 @@ class _Simulation:
         self.queued = 0  # waiting in vLLM on any replica + held by the interceptor
         self.peak_queue = 0
         self.waiting_scraped = 0
+        self.in_flight_scraped = 0
         self.ttft_window: deque[tuple[float, float]] = deque()
         self.cold_starts = 0
         self.cold_start_waiters = 0
@@ -187,7 +188,7 @@ class _Simulation:
         if self.spec.schedule_floors:
             when = self.trace.start + timedelta(seconds=t)
             floor = floor_replicas(self.spec.schedule_floors, when)
-        return Observation(self.waiting_scraped, p95, floor, self.in_flight)
+        return Observation(self.waiting_scraped, p95, floor, self.in_flight, self.in_flight_scraped)
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -233,6 +234,7 @@ class _Simulation:
                     self.finish(job, t, served=False)
             elif kind == _SCRAPE:
                 self.waiting_scraped = sum(len(r.waiting) for r in self.ready)
+                self.in_flight_scraped = sum(r.in_flight for r in self.ready)
                 self.queue_log.append((t, self.queued))
                 self.push(t + config.scrape_interval_s, _SCRAPE)
             elif kind == _HPA:

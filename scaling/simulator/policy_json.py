@@ -50,12 +50,19 @@ def spec_from_dict(data: dict[str, object]) -> ScalingSpec:
     for name, value in data.items():
         if name in _INT_FIELDS:
             values[name] = _int(name, value, _INT_FIELDS[name])
-        elif name in ("target_queue_per_replica", "activation_queue"):
+        elif name == "target_in_flight_per_replica" and value is None:
+            values[name] = None
+        elif name in (
+            "target_queue_per_replica",
+            "activation_queue",
+            "target_in_flight_per_replica",
+        ):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise PolicyError(name, "must be a number")
-            low_ok = value > 0 if name == "target_queue_per_replica" else value >= 0
-            if not low_ok:
-                raise PolicyError(name, "must be positive" if value <= 0 else "must be >= 0")
+            if name == "activation_queue" and value < 0:
+                raise PolicyError(name, "must be >= 0")
+            if name != "activation_queue" and value <= 0:
+                raise PolicyError(name, "must be positive")
             values[name] = float(value)
         elif name == "ttft_p95_target_ms":
             values[name] = None if value is None else _int(name, value, 1)

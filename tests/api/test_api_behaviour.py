@@ -171,3 +171,27 @@ def test_errors_are_json_even_where_yaml_was_asked_for(client_for, world):
     assert response.status_code == 404
     assert response["Content-Type"].startswith("application/json")
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_in_flight_target_is_set_by_patch_rendered_as_a_trigger_and_cleared_by_null(client_for):
+    client = client_for("deployer")
+    url = "/api/v1/tenants/acme/endpoints/chat/"
+    response = client.patch(url, {"scaling": {"target_in_flight_per_replica": 48}}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["scaling"]["target_in_flight_per_replica"] == 48
+    objects = client.get(f"{url}manifests/").json()["objects"]
+    (scaled,) = [o for o in objects if o["kind"] == "ScaledObject"]
+    names = [t["name"] for t in scaled["spec"]["triggers"]]
+    assert "in-flight" in names
+    response = client.patch(url, {"scaling": {"target_in_flight_per_replica": None}}, format="json")
+    assert response.json()["scaling"]["target_in_flight_per_replica"] is None
+
+
+def test_in_flight_target_must_be_positive(client_for):
+    response = client_for("deployer").patch(
+        "/api/v1/tenants/acme/endpoints/chat/",
+        {"scaling": {"target_in_flight_per_replica": 0}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "scaling.target_in_flight_per_replica" in response.json()["error"]["fields"]

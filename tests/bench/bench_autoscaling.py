@@ -199,6 +199,16 @@ def sweep(traces_dir: Path, pool: ProcessPoolExecutor, stages: set[int]) -> None
         )
     ):
         grid.append(_candidate(min_r, cooldown, target, stab, down, 4))
+    # Stage 3: each preset with an in-flight trigger (running + waiting per replica) beside its
+    # queue trigger, or without one.
+    for name, in_flight in (3 in stages) * list(
+        itertools.product(sorted(PRESETS), (None, 32.0, 64.0, 96.0, 128.0))
+    ):
+        grid.append(
+            preset(name, max_replicas=MAX_REPLICAS).with_changes(
+                target_in_flight_per_replica=in_flight
+            )
+        )
     oracles = {n: pool.submit(_oracle, traces_dir / f) for n, f in TRACES.items()}
     jobs = [
         (n, traces_dir / f, spec, seed)
@@ -217,6 +227,7 @@ def sweep(traces_dir: Path, pool: ProcessPoolExecutor, stages: set[int]) -> None
             "down": f"{spec.scale_down_stabilization_s}s/{spec.scale_down_percent_per_period}%"
             f"/{spec.policy_period_s}s",
             "up": spec.scale_up_pods_per_period,
+            "in-flight": spec.target_in_flight_per_replica or "-",
         }
         for n in TRACES:
             runs = [next(results) for _ in SWEEP_SEEDS]
@@ -237,8 +248,8 @@ def main() -> None:
         "--sweep",
         type=int,
         nargs="*",
-        choices=(1, 2),
-        help="run the preset candidate grid (stages 1 and 2 unless listed)",
+        choices=(1, 2, 3),
+        help="run the preset candidate grid (stages 1 and 2 unless listed; 3: in-flight trigger)",
     )
     parser.add_argument("--policy-json", help="evaluate one extra ScalingSpec JSON on both traces")
     parser.add_argument("--workers", type=int, default=2)

@@ -48,3 +48,10 @@ def test_bucket_increase_counts_observations_per_bucket_over_the_whole_window():
     assert promql.bucket_increase(promql.REQUEST_PROMPT_TOKENS, ENDPOINT, "3600s") == (
         f"sum by (le) (increase(vllm:request_prompt_tokens_bucket{{{ENDPOINT_MATCHERS}}}[3600s]))"
     )
+
+
+def test_in_flight_total_adds_running_and_waiting_requests_and_is_zero_when_empty():
+    assert promql.in_flight_total(TARGET) == (
+        f"(sum(vllm:num_requests_running{{{MATCHERS}}})"
+        f" + sum(vllm:num_requests_waiting{{{MATCHERS}}})) or vector(0)"
+    )

@@ -28,6 +28,7 @@ def render(spec: ScalingSpec, route: str | None = None) -> dict:
         labels={"llm-control-plane/tenant": "acme"},
         queue_query="QUEUE",
         ttft_query="TTFT",
+        in_flight_query="IN_FLIGHT",
         interceptor_route=route,
     )
 
@@ -56,7 +57,8 @@ def test_scaled_object_reads_the_numbers_the_simulator_runs(preset):
     assert [(p["type"], p["value"], p["periodSeconds"]) for p in down["policies"]] == [
         ("Percent", spec.scale_down_percent_per_period, spec.policy_period_s)
     ]
-    queue, ttft = triggers(render(spec), "prometheus")
+    by_name = {t["name"]: t for t in triggers(render(spec), "prometheus")}
+    queue, ttft = by_name["queue"], by_name["ttft-p95"]
     assert queue["metadata"]["query"] == "QUEUE"
     assert float(queue["metadata"]["threshold"]) == spec.target_queue_per_replica
     assert float(queue["metadata"]["activationThreshold"]) == spec.activation_queue
@@ -74,8 +76,19 @@ def test_prometheus_triggers_are_average_values_against_the_cluster_prometheus()
     assert prometheus[1]["metadata"]["threshold"] == "0.8"
 
 
-def test_no_ttft_trigger_without_a_target():
+def test_no_ttft_or_in_flight_trigger_without_a_target():
     assert [t["name"] for t in triggers(render(ScalingSpec()), "prometheus")] == ["queue"]
+
+
+def test_in_flight_trigger_averages_running_and_waiting_requests_per_replica():
+    obj = render(ScalingSpec(target_in_flight_per_replica=64))
+    (in_flight,) = [t for t in triggers(obj, "prometheus") if t["name"] == "in-flight"]
+    assert in_flight["metricType"] == "AverageValue"
+    assert in_flight["metadata"]["query"] == "IN_FLIGHT"
+    assert in_flight["metadata"]["threshold"] == "64"
+    # KEDA's default activation threshold (0) keeps it active while any request is in flight,
+    # as the simulator's autoscaler assumes.
+    assert "activationThreshold" not in in_flight["metadata"]
 
 
 def test_fallback_keeps_at_least_one_replica_when_metrics_fail():
@@ -118,6 +131,7 @@ def test_external_push_trigger_only_with_an_interceptor_route():
     [
         ScalingSpec(),
         ScalingSpec(min_replicas=1, ttft_p95_target_ms=2000, schedule_floors=(WEEKDAYS_9_TO_6,)),
+        ScalingSpec(min_replicas=0, target_in_flight_per_replica=48.5),
     ],
 )
 def test_scaled_objects_validate(spec):

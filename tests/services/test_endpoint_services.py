@@ -180,3 +180,9 @@ def test_scaling_validation_names_the_field():
     with pytest.raises(ValidationFailed) as refused:
         scaling(min_replicas=5, max_replicas=2)
     assert refused.value.field == "scaling.min_replicas"
+
+
+def test_in_flight_target_must_be_positive_and_names_the_field():
+    with pytest.raises(ValidationFailed) as refused:
+        scaling(target_in_flight_per_replica=0)
+    assert refused.value.field == "scaling.target_in_flight_per_replica"

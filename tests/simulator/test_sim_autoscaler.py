@@ -105,6 +105,27 @@ def test_ttft_trigger_adds_a_proposal():
     assert hpa.hpa_sync(0, 2, _obs(0, ttft_p95_s=2.0)) == 4
 
 
+def test_in_flight_trigger_proposes_replicas_before_anything_waits():
+    hpa = Autoscaler(ScalingSpec(max_replicas=10, target_in_flight_per_replica=64))
+    # 300 running requests over 2 replicas, none waiting: ceil(300 / 64) = 5.
+    assert hpa.hpa_sync(0, 2, _obs(0, in_flight_total=300)) == 5
+    without = ScalingSpec(max_replicas=10)
+    assert Autoscaler(without).hpa_sync(0, 2, _obs(0, in_flight_total=300)) == Autoscaler(
+        without
+    ).hpa_sync(0, 2, _obs(0))
+
+
+def test_in_flight_trigger_keeps_keda_active_while_requests_run():
+    keda = Autoscaler(
+        ScalingSpec(
+            min_replicas=0, cooldown_s=60, polling_interval_s=30, target_in_flight_per_replica=8
+        )
+    )
+    assert keda.keda_poll(0, 1, _obs(0, in_flight_total=3)) is None
+    assert keda.keda_poll(90, 1, _obs(0, in_flight_total=3)) is None
+    assert keda.keda_poll(180, 1, _obs(0)) == 0
+
+
 def test_schedule_floor_raises_the_hpa_proposal():
     hpa = Autoscaler(ScalingSpec(max_replicas=10))
     assert hpa.hpa_sync(0, 1, _obs(0, floor=3)) == 3

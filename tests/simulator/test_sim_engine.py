@@ -120,3 +120,14 @@ def test_requests_longer_than_the_model_are_dropped():
     result = simulate(trace, ScalingSpec(min_replicas=1))
     assert result.dropped == 1
     assert result.served == 1
+
+
+def test_in_flight_trigger_scales_out_a_busy_replica_that_has_no_queue():
+    # 20 requests/s fit one replica's 256 sequences, so nothing waits and the queue trigger
+    # never fires, while about 40 requests are in flight at any time.
+    trace = steady_trace(rate_per_s=20, duration_s=300, prompt=500, output=100)
+    queue_only = ScalingSpec(min_replicas=1, max_replicas=8, polling_interval_s=15)
+    with_in_flight = queue_only.with_changes(target_in_flight_per_replica=8)
+    config = SimConfig(initial_replicas=1)
+    assert simulate(trace, queue_only, config).peak_replicas == 1
+    assert simulate(trace, with_in_flight, config).peak_replicas >= 3
