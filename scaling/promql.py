@@ -54,7 +54,7 @@ class Target:
 
     @property
     def matchers(self) -> str:
-        return f'namespace="{_escape(self.namespace)}",revision="{_escape(self.revision)}"'
+        return _matchers(namespace=self.namespace, revision=self.revision)
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,11 @@ class EndpointTarget:
 
     @property
     def matchers(self) -> str:
-        return f'namespace="{_escape(self.namespace)}",endpoint="{_escape(self.endpoint)}"'
+        return _matchers(namespace=self.namespace, endpoint=self.endpoint)
+
+
+def _matchers(**labels: str) -> str:
+    return ",".join(f'{name}="{_escape(value)}"' for name, value in labels.items())
 
 
 def _escape(value: str) -> str:

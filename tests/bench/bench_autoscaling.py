@@ -202,7 +202,9 @@ def sweep(traces_dir: Path, pool: ProcessPoolExecutor, stages: set[int]) -> None
     # Stage 3: each preset with an in-flight trigger (running + waiting per replica) beside its
     # queue trigger, or without one.
     for name, in_flight in (3 in stages) * list(
-        itertools.product(sorted(PRESETS), (None, 32.0, 64.0, 96.0, 128.0))
+        itertools.product(
+            sorted(PRESETS), (None, 32.0, 64.0, 80.0, 96.0, 112.0, 128.0, 144.0, 160.0)
+        )
     ):
         grid.append(
             preset(name, max_replicas=MAX_REPLICAS).with_changes(

@@ -33,6 +33,15 @@ def trace_csv(n: int = 600) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+PROMETHEUS_FORM = {
+    "source": "prometheus",
+    "window_hours": 1,
+    "rate_scale": 1,
+    "slo_ttft_ms": 1000,
+    "cold_start": "cached",
+}
+
+
 def url(tenant: str = "acme", endpoint: str = "chat") -> str:
     return f"/tenants/{tenant}/endpoints/{endpoint}/scaling/"
 
@@ -83,7 +92,6 @@ def test_uploaded_trace_gives_the_same_figures_as_the_command(viewer, tmp_path):
     path = tmp_path / "trace.csv"
     path.write_bytes(trace_csv())
     out = StringIO()
-    policy = {"min_replicas": 1, "max_replicas": 2}  # the world's endpoint: balanced at max 2
     call_command(
         "simulate_scaling",
         "--trace",
@@ -91,7 +99,7 @@ def test_uploaded_trace_gives_the_same_figures_as_the_command(viewer, tmp_path):
         "--policy",
         "balanced",
         "--max-replicas",
-        str(policy["max_replicas"]),
+        "2",  # the world's endpoint runs `balanced` at max 2
         "--rate-scale",
         "4",
         "--compare",
@@ -111,16 +119,7 @@ def test_uploaded_trace_gives_the_same_figures_as_the_command(viewer, tmp_path):
 
 
 def test_trace_source_without_a_file_is_refused_naming_the_field(viewer):
-    response = viewer.post(
-        url(),
-        {
-            "source": "trace",
-            "window_hours": 24,
-            "rate_scale": 1,
-            "slo_ttft_ms": 1000,
-            "cold_start": "cached",
-        },
-    )
+    response = viewer.post(url(), PROMETHEUS_FORM | {"source": "trace"})
     assert response.status_code == 400
     assert "trace" in response.context["form"].errors
     assert "Choose a trace file" in response.content.decode()
@@ -147,16 +146,7 @@ def test_a_trace_over_the_interactive_limit_points_to_the_command(viewer, monkey
 
 def test_prometheus_source_without_prometheus_says_why(viewer, settings):
     settings.PROMETHEUS_URL = ""
-    response = viewer.post(
-        url(),
-        {
-            "source": "prometheus",
-            "window_hours": 1,
-            "rate_scale": 1,
-            "slo_ttft_ms": 1000,
-            "cold_start": "cached",
-        },
-    )
+    response = viewer.post(url(), PROMETHEUS_FORM)
     assert response.status_code == 503
     assert "PROMETHEUS_URL is empty" in response.content.decode()
 
@@ -164,15 +154,6 @@ def test_prometheus_source_without_prometheus_says_why(viewer, settings):
 def test_prometheus_that_does_not_answer_is_reported_not_raised(viewer, settings):
     settings.PROMETHEUS_URL = f"http://127.0.0.1:{free_port()}"
     settings.PROMETHEUS_TIMEOUT_SECONDS = 2
-    response = viewer.post(
-        url(),
-        {
-            "source": "prometheus",
-            "window_hours": 1,
-            "rate_scale": 1,
-            "slo_ttft_ms": 1000,
-            "cold_start": "cached",
-        },
-    )
+    response = viewer.post(url(), PROMETHEUS_FORM)
     assert response.status_code == 503
     assert "Prometheus did not answer" in response.content.decode()
