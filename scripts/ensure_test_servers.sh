@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure the server binaries the test session starts are installed: PostgreSQL, Redis and
-# Prometheus.
+# Makes sure the binaries the test session starts are installed: PostgreSQL, Redis, Prometheus
+# and Chromium.
 # As root, missing ones are installed with apt-get; otherwise the script says what to install.
 set -euo pipefail
 
@@ -8,6 +8,8 @@ missing=()
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v prometheus >/dev/null || missing+=(prometheus)
+# Browser tests drive Debian's Chromium through Playwright, which never downloads a browser.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

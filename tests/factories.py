@@ -8,6 +8,8 @@ from django.contrib.auth.models import User
 from control_plane.auth.principal import Principal, principal_for_user
 from tenants.models import Membership, PlatformRole, Quota, Tenant
 
+PASSWORD = "correct horse battery"
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -15,7 +17,7 @@ class UserFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("username",)
 
     username = factory.Sequence(lambda n: f"user{n}")
-    password = factory.django.Password("correct horse battery")
+    password = factory.django.Password(PASSWORD)
 
 
 class TenantFactory(factory.django.DjangoModelFactory):
