@@ -21,6 +21,7 @@ from endpoints.selectors import endpoint_for
 from frontend.forms import ScalingComparisonForm
 from scaling.comparison import (
     MAX_INTERACTIVE_REQUESTS,
+    TooManyRequests,
     compare,
     endpoint_workload,
     with_presets,
@@ -81,6 +82,13 @@ def endpoint_scaling(request: HttpRequest, slug: str, name: str) -> HttpResponse
         context["unavailable"] = str(exc)
         status = 503 if isinstance(exc, TelemetryUnavailable) else 200
         return render(request, "frontend/endpoint_scaling.html", context, status=status)
+    except TooManyRequests as exc:
+        form.add_error(
+            "window_hours",
+            f"{exc} Choose a shorter window, or run `manage.py simulate_scaling --endpoint "
+            f"{endpoint.tenant.slug}/{endpoint.name}`.",
+        )
+        return render(request, "frontend/endpoint_scaling.html", context, status=400)
     except ValueError as exc:
         form.add_error("trace" if data["source"] == "trace" else "window_hours", str(exc))
         return render(request, "frontend/endpoint_scaling.html", context, status=400)
@@ -105,7 +113,10 @@ def _workload(endpoint: Endpoint, data: dict) -> Trace:
     if data["source"] == "prometheus":
         end = timezone.now()
         trace = endpoint_workload(
-            endpoint, start=end - timedelta(hours=data["window_hours"]), end=end
+            endpoint,
+            start=end - timedelta(hours=data["window_hours"]),
+            end=end,
+            max_requests=MAX_INTERACTIVE_REQUESTS,
         )
     else:
         lines = io.TextIOWrapper(data["trace"].file, encoding="utf-8", newline="")
@@ -115,12 +126,6 @@ def _workload(endpoint: Endpoint, data: dict) -> Trace:
             )
         except UnicodeDecodeError:
             raise ValueError("The file is not UTF-8 text.") from None
-    if len(trace.requests) > MAX_INTERACTIVE_REQUESTS:
-        raise ValueError(
-            f"The window holds {len(trace.requests)} requests; a page simulates at most "
-            f"{MAX_INTERACTIVE_REQUESTS}. Choose a shorter window, or run "
-            f"`manage.py simulate_scaling --endpoint {endpoint.tenant.slug}/{endpoint.name}`."
-        )
     return trace
 
 

@@ -72,14 +72,30 @@ def with_presets(name: str, spec: ScalingSpec) -> dict[str, ScalingSpec]:
     return {label: spec, **{key: s for key, s in presets.items() if key not in same}}
 
 
+class TooManyRequests(ValueError):
+    """The workload holds more requests than the caller can afford to simulate."""
+
+
 def endpoint_workload(
-    endpoint: Endpoint, *, start: datetime, end: datetime, step_s: int = 60, seed: int = 0
+    endpoint: Endpoint,
+    *,
+    start: datetime,
+    end: datetime,
+    step_s: int = 60,
+    seed: int = 0,
+    max_requests: int | None = None,
 ) -> Trace:
     """The endpoint's requests from `start` to `end` as a trace: Poisson arrivals following its
     request rate in Prometheus, with token sizes from its histograms. Raises the telemetry
-    module's `TelemetryUnavailable` or `NoRequestsObserved`."""
+    module's `TelemetryUnavailable` or `NoRequestsObserved`, and `TooManyRequests` before
+    drawing a single arrival when the rates add up to more than `max_requests`."""
     target = EndpointTarget(namespace=endpoint.tenant.namespace, endpoint=endpoint.name)
     history = request_history(target, start=start, end=end, step_s=step_s)
+    if max_requests is not None and history.expected_requests > max_requests:
+        raise TooManyRequests(
+            f"The window holds about {round(history.expected_requests)} requests; at most "
+            f"{max_requests} are simulated here."
+        )
     return history.to_trace(seed=seed)
 
 

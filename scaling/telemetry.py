@@ -6,6 +6,7 @@ Prometheus is optional: without `PROMETHEUS_URL`, or when it does not answer, ca
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,11 @@ class RequestHistory:
     prompt_tokens: list[int]
     output_tokens: list[int]
     observed_requests: int
+
+    @property
+    def expected_requests(self) -> float:
+        """Arrivals the replay draws on average: each rate times the span it holds for."""
+        return sum(rate * (t1 - t0) for (t0, rate), (t1, _) in itertools.pairwise(self.rates))
 
     def to_trace(self, *, seed: int = 0) -> Trace:
         """Poisson arrivals that follow the rate series, with token sizes drawn from the

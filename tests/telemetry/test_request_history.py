@@ -167,3 +167,34 @@ def test_command_and_console_simulate_the_endpoints_own_traffic(served_traffic, 
     assert response.status_code == 200, response.content.decode()[:2000]
     assert 70 <= response.context["requests"] <= 170
     assert end - start < timedelta(minutes=1)
+
+
+@pytest.mark.django_db
+def test_console_refuses_a_window_over_its_limit_before_drawing_arrivals(
+    served_traffic, settings, monkeypatch
+):
+    _, _, prometheus = served_traffic
+    settings.PROMETHEUS_URL = prometheus.url
+    monkeypatch.setattr("frontend.views.MAX_INTERACTIVE_REQUESTS", 50)
+    drawn = []
+    monkeypatch.setattr(
+        "scaling.telemetry.RequestHistory.to_trace", lambda *a, **k: drawn.append(1)
+    )
+    world = build_world()
+    client = Client()
+    client.force_login(world.users["viewer"])
+    response = client.post(
+        "/tenants/acme/endpoints/chat/scaling/",
+        {
+            "source": "prometheus",
+            "window_hours": 1,
+            "rate_scale": 1,
+            "slo_ttft_ms": 1000,
+            "cold_start": "cached",
+        },
+    )
+    assert response.status_code == 400
+    message = str(response.context["form"].errors["window_hours"])
+    assert "at most 50" in message
+    assert "simulate_scaling --endpoint acme/chat" in message
+    assert drawn == []

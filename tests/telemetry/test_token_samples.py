@@ -41,3 +41,21 @@ def test_samples_are_sorted_and_at_least_one_token():
 def test_an_empty_histogram_is_refused():
     with pytest.raises(ValueError, match="no observations"):
         token_samples([(100, 0), (INF, 0)])
+
+
+def test_expected_requests_weigh_each_rate_by_the_span_it_holds_for():
+    from datetime import UTC, datetime
+
+    from scaling.telemetry import RequestHistory
+
+    history = RequestHistory(
+        start=datetime(2024, 1, 1, tzinfo=UTC),
+        end=datetime(2024, 1, 1, 0, 0, 30, tzinfo=UTC),
+        step_s=10,
+        rates=[(0.0, 1.0), (10.0, 2.0), (20.0, 0.5), (30.0, 0.0)],
+        prompt_tokens=[100],
+        output_tokens=[10],
+        observed_requests=35,
+    )
+    assert history.expected_requests == pytest.approx(35.0)
+    assert 15 <= len(history.to_trace(seed=3).requests) <= 60
