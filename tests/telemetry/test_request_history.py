@@ -32,6 +32,13 @@ def labels(endpoint: str, revision: str) -> dict[str, str]:
     }
 
 
+def compare_last_hour_in_console(world):
+    client = Client()
+    client.force_login(world.users["viewer"])
+    form = {"source": "prometheus", "window_hours": 1, "rate_scale": 1, "slo_ttft_ms": 1000}
+    return client.post("/tenants/acme/endpoints/chat/scaling/", form | {"cold_start": "cached"})
+
+
 def send(simulator: VllmSimulator, count: int, max_tokens: int, per_second: float) -> None:
     """`count` completions spread over count / per_second seconds, a few at a time."""
 
@@ -152,18 +159,7 @@ def test_command_and_console_simulate_the_endpoints_own_traffic(served_traffic, 
     assert [p["policy"] for p in printed["policies"]] == ["current (= balanced)", "latency", "cost"]
     assert 70 <= printed["policies"][0]["requests"] <= 170
 
-    client = Client()
-    client.force_login(world.users["viewer"])
-    response = client.post(
-        "/tenants/acme/endpoints/chat/scaling/",
-        {
-            "source": "prometheus",
-            "window_hours": 1,
-            "rate_scale": 1,
-            "slo_ttft_ms": 1000,
-            "cold_start": "cached",
-        },
-    )
+    response = compare_last_hour_in_console(world)
     assert response.status_code == 200, response.content.decode()[:2000]
     assert 70 <= response.context["requests"] <= 170
     assert end - start < timedelta(minutes=1)
@@ -181,18 +177,7 @@ def test_console_refuses_a_window_over_its_limit_before_drawing_arrivals(
         "scaling.telemetry.RequestHistory.to_trace", lambda *a, **k: drawn.append(1)
     )
     world = build_world()
-    client = Client()
-    client.force_login(world.users["viewer"])
-    response = client.post(
-        "/tenants/acme/endpoints/chat/scaling/",
-        {
-            "source": "prometheus",
-            "window_hours": 1,
-            "rate_scale": 1,
-            "slo_ttft_ms": 1000,
-            "cold_start": "cached",
-        },
-    )
+    response = compare_last_hour_in_console(world)
     assert response.status_code == 400
     message = str(response.context["form"].errors["window_hours"])
     assert "at most 50" in message
