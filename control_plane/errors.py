@@ -40,6 +40,14 @@ class QuotaExceeded(Conflict):
     code = "quota_exceeded"
 
 
+class Unavailable(ServiceError):
+    """A service this one depends on (Prometheus, the cluster) is not configured or not
+    answering; nothing was changed."""
+
+    status = 503
+    code = "unavailable"
+
+
 def from_django(error: object) -> ValidationFailed:
     """The first field error of a Django ValidationError, as our 400."""
     message_dict = getattr(error, "message_dict", None)

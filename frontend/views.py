@@ -16,14 +16,13 @@ from django.utils import timezone
 from control_plane.auth.principal import Principal, principal_for_user
 from control_plane.errors import NotFound
 from control_plane.request_context import source_address_of
-from endpoints.models import Endpoint
 from endpoints.selectors import endpoint_for
 from frontend.forms import ScalingComparisonForm
 from scaling.comparison import (
     MAX_INTERACTIVE_REQUESTS,
     TooManyRequests,
     compare,
-    endpoint_workload,
+    compare_endpoint_traffic,
     with_presets,
 )
 from scaling.simulator.engine import SimConfig
@@ -76,8 +75,20 @@ def endpoint_scaling(request: HttpRequest, slug: str, name: str) -> HttpResponse
     if not form.is_valid():
         return render(request, "frontend/endpoint_scaling.html", context, status=400)
     data = form.cleaned_data
+    config = SimConfig(slo_ttft_ms=float(data["slo_ttft_ms"]), cold_start=data["cold_start"])
     try:
-        trace = _workload(endpoint, data)
+        if data["source"] == "prometheus":
+            end = timezone.now()
+            trace, comparison = compare_endpoint_traffic(
+                endpoint,
+                start=end - timedelta(hours=data["window_hours"]),
+                end=end,
+                config=config,
+                max_requests=MAX_INTERACTIVE_REQUESTS,
+            )
+        else:
+            trace = _uploaded_trace(data)
+            comparison = compare(trace, with_presets("current", policy), config)
     except (TelemetryUnavailable, NoRequestsObserved) as exc:
         context["unavailable"] = str(exc)
         status = 503 if isinstance(exc, TelemetryUnavailable) else 200
@@ -92,8 +103,6 @@ def endpoint_scaling(request: HttpRequest, slug: str, name: str) -> HttpResponse
     except ValueError as exc:
         form.add_error("trace" if data["source"] == "trace" else "window_hours", str(exc))
         return render(request, "frontend/endpoint_scaling.html", context, status=400)
-    config = SimConfig(slo_ttft_ms=float(data["slo_ttft_ms"]), cold_start=data["cold_start"])
-    comparison = compare(trace, with_presets("current", policy), config)
     image = io.BytesIO()
     plot_result(comparison.outcomes[0].result, image, title=endpoint.name, oracle=comparison.oracle)
     rows = [
@@ -109,24 +118,14 @@ def endpoint_scaling(request: HttpRequest, slug: str, name: str) -> HttpResponse
     return render(request, "frontend/endpoint_scaling.html", context)
 
 
-def _workload(endpoint: Endpoint, data: dict) -> Trace:
-    if data["source"] == "prometheus":
-        end = timezone.now()
-        trace = endpoint_workload(
-            endpoint,
-            start=end - timedelta(hours=data["window_hours"]),
-            end=end,
-            max_requests=MAX_INTERACTIVE_REQUESTS,
+def _uploaded_trace(data: dict) -> Trace:
+    lines = io.TextIOWrapper(data["trace"].file, encoding="utf-8", newline="")
+    try:
+        return parse_azure_csv(
+            lines, rate_scale=data["rate_scale"], max_requests=MAX_INTERACTIVE_REQUESTS
         )
-    else:
-        lines = io.TextIOWrapper(data["trace"].file, encoding="utf-8", newline="")
-        try:
-            trace = parse_azure_csv(
-                lines, rate_scale=data["rate_scale"], max_requests=MAX_INTERACTIVE_REQUESTS
-            )
-        except UnicodeDecodeError:
-            raise ValueError("The file is not UTF-8 text.") from None
-    return trace
+    except UnicodeDecodeError:
+        raise ValueError("The file is not UTF-8 text.") from None
 
 
 def _actor(request: HttpRequest) -> Principal:

@@ -18,7 +18,7 @@ from scaling.simulator.oracle import OracleResult, oracle_lower_bound
 from scaling.simulator.report import SimResult
 from scaling.simulator.trace import Trace
 from scaling.spec import ScalingSpec
-from scaling.telemetry import request_history
+from scaling.telemetry import NoRequestsObserved, request_history
 
 if TYPE_CHECKING:
     from endpoints.models import Endpoint
@@ -96,7 +96,30 @@ def endpoint_workload(
             f"The window holds about {round(history.expected_requests)} requests; at most "
             f"{max_requests} are simulated here."
         )
-    return history.to_trace(seed=seed)
+    trace = history.to_trace(seed=seed)
+    if not trace.requests:
+        raise NoRequestsObserved(
+            f"the request rate of {endpoint.name} in this window is too low to draw a request"
+        )
+    return trace
+
+
+def compare_endpoint_traffic(
+    endpoint: Endpoint,
+    *,
+    start: datetime,
+    end: datetime,
+    step_s: int = 60,
+    config: SimConfig | None = None,
+    max_requests: int | None = MAX_INTERACTIVE_REQUESTS,
+) -> tuple[Trace, Comparison]:
+    """The endpoint's policy and every preset, replayed on its own traffic from Prometheus."""
+    config = config or SimConfig()
+    trace = endpoint_workload(
+        endpoint, start=start, end=end, step_s=step_s, seed=config.seed, max_requests=max_requests
+    )
+    policies = with_presets("current", endpoint.scaling_policy.to_spec())
+    return trace, compare(trace, policies, config)
 
 
 def compare(

@@ -56,6 +56,11 @@ api_urlpatterns = [
         EndpointViewSet.as_view({"get": "manifests"}),
         name="endpoint-manifests",
     ),
+    path(
+        "tenants/<str:slug>/endpoints/<str:name>/scaling-comparison/",
+        EndpointViewSet.as_view({"get": "scaling_comparison"}),
+        name="endpoint-scaling-comparison",
+    ),
     path("model-versions/", ModelVersionViewSet.as_view(collection), name="modelversion-list"),
     path(
         "model-versions/<int:pk>/",

@@ -44,13 +44,11 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
         for operation in path_item.values():
             responses = operation.setdefault("responses", {})
             for status, description in ERRORS.items():
-                responses.setdefault(
-                    status,
-                    {
-                        "description": description,
-                        "content": {"application/json": {"schema": reference}},
-                    },
-                )
+                responses.setdefault(status, {"description": description})
+            # Errors an operation declares itself (e.g. 503) take the same shape.
+            for status, response in responses.items():
+                if status[0] in "45" and "content" not in response:
+                    response["content"] = {"application/json": {"schema": reference}}
     return result
 
 

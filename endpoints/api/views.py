@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
@@ -9,6 +12,7 @@ from rest_framework.response import Response
 
 from control_plane.api.mixins import PrincipalMixin, TenantScopedMixin
 from control_plane.api.renderers import ManifestYamlRenderer
+from control_plane.errors import Conflict, Unavailable, ValidationFailed
 from endpoints import selectors, services
 from endpoints.api.serializers import (
     EndpointCreateSerializer,
@@ -20,8 +24,12 @@ from endpoints.api.serializers import (
 )
 from endpoints.models import Endpoint, ModelVersion
 from endpoints.reconciler import desired_objects
+from scaling.api.serializers import ScalingComparisonQuerySerializer, ScalingComparisonSerializer
+from scaling.comparison import TooManyRequests, compare_endpoint_traffic
 from scaling.policy import resolve_policy
 from scaling.services import policy_fields
+from scaling.simulator.engine import SimConfig
+from scaling.telemetry import NoRequestsObserved, TelemetryUnavailable
 from tenants.selectors import tenant_for
 
 
@@ -153,6 +161,43 @@ class EndpointViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     def manifests(self, request, slug: str, name: str):
         endpoint = selectors.endpoint_for(tenant=self.tenant, name=name)
         return Response({"objects": desired_objects(endpoint)})
+
+    @extend_schema(
+        parameters=[ScalingComparisonQuerySerializer],
+        responses={
+            200: ScalingComparisonSerializer,
+            503: OpenApiResponse(description="No Prometheus is configured, or it did not answer."),
+        },
+        description="The endpoint's scaling policy and every preset (at the endpoint's maximum), "
+        "replayed in the autoscaling simulator on the endpoint's own traffic from Prometheus, "
+        "with the oracle lower bound. 409 when no request finished in the window.",
+    )
+    def scaling_comparison(self, request, slug: str, name: str):
+        endpoint = selectors.endpoint_for(tenant=self.tenant, name=name)
+        query = ScalingComparisonQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        end = timezone.now()
+        start = end - timedelta(hours=data["window_hours"])
+        config = SimConfig(
+            slo_ttft_ms=float(data["slo_ttft_ms"]), cold_start=data["cold_start"], seed=data["seed"]
+        )
+        try:
+            trace, comparison = compare_endpoint_traffic(
+                endpoint, start=start, end=end, step_s=data["step_s"], config=config
+            )
+        except TelemetryUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
+        except NoRequestsObserved as exc:
+            raise Conflict(str(exc)) from exc
+        except TooManyRequests as exc:
+            raise ValidationFailed(
+                f"{exc} Choose a shorter window, or run `manage.py simulate_scaling`.",
+                field="window_hours",
+            ) from exc
+        body = {"start": start, "end": end, "requests": len(trace.requests)}
+        body.update(comparison.summary())
+        return Response(ScalingComparisonSerializer(body).data)
 
     @extend_schema(responses={202: EndpointSerializer})
     def destroy(self, request, slug: str, name: str):

@@ -75,3 +75,46 @@ class ScalingPolicySerializer(serializers.Serializer):
     scale_down_percent_per_period = serializers.IntegerField()
     policy_period_s = serializers.IntegerField()
     schedule_floors = ScheduleFloorSerializer(many=True)
+
+
+class ScalingComparisonQuerySerializer(serializers.Serializer):
+    window_hours = serializers.IntegerField(
+        min_value=1, max_value=7 * 24, default=24, help_text="Replay this many hours up to now."
+    )
+    step_s = serializers.IntegerField(
+        min_value=10,
+        max_value=3600,
+        default=60,
+        help_text="Seconds per point of the request-rate series read from Prometheus.",
+    )
+    slo_ttft_ms = serializers.IntegerField(min_value=1, max_value=600_000, default=1000)
+    cold_start = serializers.ChoiceField(choices=("cached", "uncached"), default="cached")
+    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
+
+
+class PolicyOutcomeSerializer(serializers.Serializer):
+    policy = serializers.CharField(help_text="'current' (the endpoint's policy) or a preset.")
+    gpu_hours = serializers.FloatField()
+    gpu_hours_vs_oracle = serializers.FloatField(allow_null=True)
+    oracle_gpu_hours = serializers.FloatField()
+    slo_ttft_ms = serializers.FloatField()
+    slo_attainment = serializers.FloatField(help_text="Share of requests within the TTFT SLO.")
+    ttft_p50_ms = serializers.FloatField()
+    ttft_p95_ms = serializers.FloatField()
+    ttft_p99_ms = serializers.FloatField()
+    cold_starts = serializers.IntegerField()
+    cold_start_waiters = serializers.IntegerField()
+    requests = serializers.IntegerField()
+    served = serializers.IntegerField()
+    dropped = serializers.IntegerField()
+    peak_queue = serializers.IntegerField()
+    peak_replicas = serializers.IntegerField()
+    duration_s = serializers.FloatField()
+
+
+class ScalingComparisonSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    requests = serializers.IntegerField(help_text="Requests in the replay.")
+    oracle_gpu_hours = serializers.FloatField()
+    policies = PolicyOutcomeSerializer(many=True)

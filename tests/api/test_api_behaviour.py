@@ -195,3 +195,21 @@ def test_in_flight_target_must_be_positive(client_for):
     )
     assert response.status_code == 400
     assert "scaling.target_in_flight_per_replica" in response.json()["error"]["fields"]
+
+
+def test_scaling_comparison_without_prometheus_is_a_503_in_the_error_shape(client_for, settings):
+    settings.PROMETHEUS_URL = ""
+    response = client_for("viewer").get("/api/v1/tenants/acme/endpoints/chat/scaling-comparison/")
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "unavailable"
+    assert "PROMETHEUS_URL is empty" in error["message"]
+
+
+def test_scaling_comparison_query_is_validated_field_by_field(client_for):
+    response = client_for("viewer").get(
+        "/api/v1/tenants/acme/endpoints/chat/scaling-comparison/",
+        {"window_hours": 0, "step_s": 5, "cold_start": "frozen"},
+    )
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == {"window_hours", "step_s", "cold_start"}

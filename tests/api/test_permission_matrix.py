@@ -147,6 +147,13 @@ ROUTES = [
         body=lambda w, t: {"scaling": {"max_replicas": 3}},
     ),
     Route(
+        # Without Prometheus (the test settings) access is granted and the answer is 503.
+        "compare endpoint scaling",
+        "get",
+        lambda w, t: f"/api/v1/tenants/{t.slug}/endpoints/chat/scaling-comparison/",
+        everyone(503),
+    ),
+    Route(
         "delete endpoint",
         "delete",
         lambda w, t: f"/api/v1/tenants/{t.slug}/endpoints/chat/",

@@ -35,8 +35,11 @@ def keep_test_connection_open():
     max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
 )
 def test_api_never_fails_and_always_answers_within_its_schema(
-    case, world, keep_test_connection_open
+    case, world, keep_test_connection_open, prometheus_session, settings
 ):
+    # A real, empty Prometheus: the scaling comparison answers 409 (no traffic) rather than
+    # the 503 of an unconfigured one, which the no-5xx check would count as a failure.
+    settings.PROMETHEUS_URL = prometheus_session.url
     token = world.keys["platform_admin"]
     case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
     case.call_and_validate(

@@ -13,11 +13,12 @@ import requests
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from scaling.promql import EndpointTarget
 from scaling.telemetry import NoRequestsObserved, request_history
 from scaling.vllm_simulator import SimulatorConfig, VllmSimulator
-from tests.world import build_world
+from tests.world import build_world, make_endpoint
 
 CHAT = EndpointTarget(namespace="tenant-acme", endpoint="chat")
 PROMPT = "word " * 100  # about 125 tokens by the simulator's estimate
@@ -183,3 +184,26 @@ def test_console_refuses_a_window_over_its_limit_before_drawing_arrivals(
     assert "at most 50" in message
     assert "simulate_scaling --endpoint acme/chat" in message
     assert drawn == []
+
+
+@pytest.mark.django_db
+def test_api_compares_the_endpoint_on_its_own_traffic_and_409s_without_any(
+    served_traffic, settings
+):
+    _, _, prometheus = served_traffic
+    settings.PROMETHEUS_URL = prometheus.url
+    world = build_world()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {world.keys['viewer']}")
+    url = "/api/v1/tenants/acme/endpoints/{}/scaling-comparison/"
+    response = client.get(url.format("chat"), {"window_hours": 1, "step_s": 60})
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert [p["policy"] for p in body["policies"]] == ["current (= balanced)", "latency", "cost"]
+    assert 70 <= body["requests"] <= 170
+    assert body["policies"][0]["oracle_gpu_hours"] == body["oracle_gpu_hours"]
+
+    make_endpoint(world.own, "idle", world.platform_model)
+    response = client.get(url.format("idle"), {"window_hours": 1})
+    assert response.status_code == 409
+    assert "no request of idle" in response.json()["error"]["message"]
