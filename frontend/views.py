@@ -26,7 +26,6 @@ from scaling.comparison import (
     with_presets,
 )
 from scaling.simulator.engine import SimConfig
-from scaling.simulator.plot import plot_result
 from scaling.simulator.trace import Trace, parse_azure_csv
 from scaling.telemetry import NoRequestsObserved, TelemetryUnavailable
 from tenants.selectors import tenant_for, tenants_visible_to
@@ -103,6 +102,10 @@ def endpoint_scaling(request: HttpRequest, slug: str, name: str) -> HttpResponse
     except ValueError as exc:
         form.add_error("trace" if data["source"] == "trace" else "window_hours", str(exc))
         return render(request, "frontend/endpoint_scaling.html", context, status=400)
+    # Imported here: matplotlib takes about 0.35 s to import, which every web process would
+    # otherwise pay at start-up for a page few people open.
+    from scaling.simulator.plot import plot_result
+
     image = io.BytesIO()
     plot_result(comparison.outcomes[0].result, image, title=endpoint.name, oracle=comparison.oracle)
     rows = [

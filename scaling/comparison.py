@@ -31,7 +31,6 @@ MAX_INTERACTIVE_REQUESTS = 150_000
 @dataclass(frozen=True)
 class PolicyOutcome:
     name: str
-    spec: ScalingSpec
     result: SimResult
     oracle: OracleResult
 
@@ -135,7 +134,7 @@ def compare(
     if oracle.replicas:
         config = replace(config, initial_replicas=oracle.replicas[0])
     outcomes = [
-        PolicyOutcome(name, spec, simulate(trace, spec, config), oracle)
+        PolicyOutcome(name, simulate(trace, spec, config), oracle)
         for name, spec in policies.items()
     ]
     return Comparison(oracle, outcomes)

@@ -46,11 +46,3 @@ def redis_url() -> str:
 def prometheus_session() -> servers.PrometheusServer:
     with servers.prometheus_server() as server:
         yield server
-
-
-@pytest.fixture
-def prometheus(prometheus_session: servers.PrometheusServer) -> servers.PrometheusServer:
-    """The session's Prometheus with no targets when the test starts and when it ends."""
-    prometheus_session.scrape([])
-    yield prometheus_session
-    prometheus_session.scrape([])

@@ -87,15 +87,22 @@ def served_traffic(prometheus_session):
         for job in jobs:
             job.result()
     time.sleep(3)  # two more scrapes after the last request
-    yield start, timezone.now(), prometheus_session
+    yield start, timezone.now(), prometheus_session.url
     prometheus_session.scrape([])
     for simulator in simulators.values():
         simulator.stop()
 
 
-def test_history_counts_the_requests_of_every_revision_of_the_endpoint(served_traffic, settings):
-    start, end, prometheus = served_traffic
-    settings.PROMETHEUS_URL = prometheus.url
+@pytest.fixture
+def window(served_traffic, settings):
+    """The served traffic's start and end, with the service pointed at its Prometheus."""
+    start, end, url = served_traffic
+    settings.PROMETHEUS_URL = url
+    return start, end
+
+
+def test_history_counts_the_requests_of_every_revision_of_the_endpoint(window):
+    start, end = window
     history = request_history(CHAT, start=start, end=end, step_s=2)
     # 120 requests to chat (the other endpoint's 50 are not counted); Prometheus extrapolates
     # `increase` to the window's edges, hence the tolerance.
@@ -106,9 +113,8 @@ def test_history_counts_the_requests_of_every_revision_of_the_endpoint(served_tr
     assert history.rates[0][0] == pytest.approx(0, abs=2)
 
 
-def test_history_token_sizes_come_from_the_histograms(served_traffic, settings):
-    start, end, prometheus = served_traffic
-    settings.PROMETHEUS_URL = prometheus.url
+def test_history_token_sizes_come_from_the_histograms(window):
+    start, end = window
     history = request_history(CHAT, start=start, end=end, step_s=2)
     outputs = sorted(history.output_tokens)
     # Two thirds of the requests asked for 30 tokens (bucket 20-50), a third for 60 (50-100).
@@ -118,17 +124,15 @@ def test_history_token_sizes_come_from_the_histograms(served_traffic, settings):
     assert all(50 <= n <= 200 for n in history.prompt_tokens)
 
 
-def test_history_replays_as_a_trace_of_about_as_many_requests(served_traffic, settings):
-    start, end, prometheus = served_traffic
-    settings.PROMETHEUS_URL = prometheus.url
+def test_history_replays_as_a_trace_of_about_as_many_requests(window):
+    start, end = window
     trace = request_history(CHAT, start=start, end=end, step_s=2).to_trace(seed=1)
     assert 70 <= len(trace.requests) <= 170
     assert trace.start == start
 
 
-def test_an_endpoint_without_traffic_is_reported_as_such(served_traffic, settings):
-    start, end, prometheus = served_traffic
-    settings.PROMETHEUS_URL = prometheus.url
+def test_an_endpoint_without_traffic_is_reported_as_such(window):
+    start, end = window
     with pytest.raises(NoRequestsObserved, match="idle"):
         request_history(
             EndpointTarget(namespace="tenant-acme", endpoint="idle"),
@@ -139,9 +143,8 @@ def test_an_endpoint_without_traffic_is_reported_as_such(served_traffic, setting
 
 
 @pytest.mark.django_db
-def test_command_and_console_simulate_the_endpoints_own_traffic(served_traffic, settings):
-    start, end, prometheus = served_traffic
-    settings.PROMETHEUS_URL = prometheus.url
+def test_command_and_console_simulate_the_endpoints_own_traffic(window):
+    start, end = window
     world = build_world()
     out = StringIO()
     call_command(
@@ -167,11 +170,7 @@ def test_command_and_console_simulate_the_endpoints_own_traffic(served_traffic, 
 
 
 @pytest.mark.django_db
-def test_console_refuses_a_window_over_its_limit_before_drawing_arrivals(
-    served_traffic, settings, monkeypatch
-):
-    _, _, prometheus = served_traffic
-    settings.PROMETHEUS_URL = prometheus.url
+def test_console_refuses_a_window_over_its_limit_before_drawing_arrivals(window, monkeypatch):
     monkeypatch.setattr("frontend.views.MAX_INTERACTIVE_REQUESTS", 50)
     drawn = []
     monkeypatch.setattr(
@@ -187,11 +186,7 @@ def test_console_refuses_a_window_over_its_limit_before_drawing_arrivals(
 
 
 @pytest.mark.django_db
-def test_api_compares_the_endpoint_on_its_own_traffic_and_409s_without_any(
-    served_traffic, settings
-):
-    _, _, prometheus = served_traffic
-    settings.PROMETHEUS_URL = prometheus.url
+def test_api_compares_the_endpoint_on_its_own_traffic_and_409s_without_any(window):
     world = build_world()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {world.keys['viewer']}")

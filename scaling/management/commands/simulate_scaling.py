@@ -111,8 +111,6 @@ class Command(BaseCommand):
             name = _policy_name(options["policy"], default="custom")
             spec = self._spec(str(options["policy"]), max_replicas)  # type: ignore[arg-type]
             trace, title = self._trace(options)
-        if not trace.requests:
-            raise CommandError("the workload holds no requests")
         config = SimConfig(
             slo_ttft_ms=slo_ms,
             seed=int(options["seed"]),  # type: ignore[call-overload]
