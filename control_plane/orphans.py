@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from control_plane.cluster import MANAGED_BY_LABEL, MANAGED_BY_VALUE, ClusterBackend
-from control_plane.reconcile import delete_all
+from control_plane.cluster.sync import delete_all
 from endpoints.manifests import ENDPOINT_KINDS, ENDPOINT_LABEL
 from endpoints.models import Endpoint
 from tenants.manifests import TENANT_KINDS, TENANT_LABEL

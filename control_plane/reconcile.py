@@ -9,8 +9,6 @@ worker killed mid-reconcile blocks nobody for long.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -19,13 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from control_plane.cluster import (
-    MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE,
-    ClusterBackend,
-    ObjectRef,
-    get_backend,
-)
+from control_plane.cluster import ClusterBackend, get_backend
 
 LEASE = timedelta(minutes=5)
 
@@ -42,48 +34,6 @@ def claim(model: type[models.Model], pk: int) -> bool:
 
 def release(model: type[models.Model], pk: int) -> None:
     model.objects.filter(pk=pk).update(reconcile_lease_until=None)
-
-
-@dataclass
-class ApplyOutcome:
-    changed: list[str] = field(default_factory=list)
-    pruned: list[str] = field(default_factory=list)
-
-    @property
-    def wrote(self) -> bool:
-        return bool(self.changed or self.pruned)
-
-
-def apply_and_prune(
-    backend: ClusterBackend,
-    desired: Sequence[dict],
-    *,
-    scopes: Iterable[tuple[str, str, str | None]],
-    selector: dict[str, str],
-) -> ApplyOutcome:
-    """Apply `desired`, then delete every object in `scopes` (api_version, kind, namespace)
-    that carries our labels and `selector` but is no longer desired."""
-    outcome = ApplyOutcome()
-    for result in backend.apply(desired):
-        if result.action != "unchanged":
-            outcome.changed.append(f"{result.action} {result.ref}")
-    wanted = {ObjectRef.of(obj) for obj in desired}
-    full_selector = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, **selector}
-    for api_version, kind, namespace in scopes:
-        for live in backend.list(api_version, kind, namespace, full_selector):
-            ref = ObjectRef.of(live)
-            if ref not in wanted and backend.delete(ref):
-                outcome.pruned.append(f"deleted {ref}")
-    return outcome
-
-
-def delete_all(
-    backend: ClusterBackend,
-    *,
-    scopes: Iterable[tuple[str, str, str | None]],
-    selector: dict[str, str],
-) -> list[str]:
-    return apply_and_prune(backend, [], scopes=scopes, selector=selector).pruned
 
 
 @cache

@@ -11,7 +11,8 @@ from control_plane.audit.services import record
 from control_plane.auth.principal import Principal
 from control_plane.cluster import ClusterBackend, ClusterError, ObjectRef
 from control_plane.conditions import set_condition
-from control_plane.reconcile import apply_and_prune, claim, delete_all, next_check, release
+from control_plane.cluster.sync import delete_all, sync_objects
+from control_plane.reconcile import claim, next_check, release
 from endpoints.manifests import ENDPOINT_KINDS, ENDPOINT_LABEL, endpoint_objects
 from endpoints.models import Endpoint
 from scaling.spec import ScalingSpec
@@ -125,7 +126,7 @@ def _apply(endpoint: Endpoint, backend: ClusterBackend) -> str:
     generation = endpoint.generation
     spec = endpoint.scaling_policy.to_spec()
     try:
-        outcome = apply_and_prune(
+        outcome = sync_objects(
             backend,
             desired_objects(endpoint),
             scopes=_scopes(endpoint),

@@ -12,7 +12,8 @@ from control_plane.audit.services import record
 from control_plane.auth.principal import Principal
 from control_plane.cluster import ClusterBackend, ClusterError, ObjectRef
 from control_plane.conditions import set_condition
-from control_plane.reconcile import apply_and_prune, claim, delete_all, next_check, release
+from control_plane.cluster.sync import delete_all, sync_objects
+from control_plane.reconcile import claim, next_check, release
 from tenants.manifests import TENANT_KINDS, TENANT_LABEL, tenant_objects
 from tenants.models import Tenant
 
@@ -69,7 +70,7 @@ def _apply(tenant: Tenant, backend: ClusterBackend) -> str:
     generation = tenant.generation
     desired = tenant_objects(tenant)
     try:
-        outcome = apply_and_prune(
+        outcome = sync_objects(
             backend, desired, scopes=_scopes(tenant), selector={TENANT_LABEL: tenant.slug}
         )
         quota_used = _quota_used(backend, desired)

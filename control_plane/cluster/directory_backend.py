@@ -38,7 +38,12 @@ class DirectoryBackend:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
 
-    def apply(self, objects: Sequence[dict]) -> list[ApplyResult]:
+    def apply(
+        self,
+        objects: Sequence[dict],
+        *,
+        create_only: Mapping[ObjectRef, Mapping] | None = None,
+    ) -> list[ApplyResult]:
         results = []
         for obj in apply_order(objects):
             ref = ObjectRef.of(obj)

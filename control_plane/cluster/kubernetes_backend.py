@@ -98,7 +98,12 @@ class KubernetesBackend:
         configuration.retries = 0
         return cls(ApiClient(configuration), field_manager=field_manager)
 
-    def apply(self, objects: Sequence[dict]) -> list[ApplyResult]:
+    def apply(
+        self,
+        objects: Sequence[dict],
+        *,
+        create_only: Mapping[ObjectRef, Mapping] | None = None,
+    ) -> list[ApplyResult]:
         live_hashes: dict[tuple[str, str, str | None], dict[str, str | None]] = {}
         results = []
         for obj in apply_order(objects):

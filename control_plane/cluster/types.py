@@ -43,7 +43,12 @@ class ApplyResult:
 
 
 class ClusterBackend(Protocol):
-    def apply(self, objects: Sequence[dict]) -> list[ApplyResult]: ...
+    def apply(
+        self,
+        objects: Sequence[dict],
+        *,
+        create_only: Mapping[ObjectRef, Mapping] | None = None,
+    ) -> list[ApplyResult]: ...
 
     def get(self, ref: ObjectRef) -> dict | None: ...
 
