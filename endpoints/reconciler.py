@@ -10,8 +10,8 @@ from django.utils import timezone
 from control_plane.audit.services import record
 from control_plane.auth.principal import Principal
 from control_plane.cluster import ClusterBackend, ClusterError, ObjectRef
-from control_plane.conditions import set_condition
 from control_plane.cluster.sync import delete_all, sync_objects
+from control_plane.conditions import set_condition
 from control_plane.reconcile import claim, next_check, release
 from endpoints.manifests import ENDPOINT_KINDS, ENDPOINT_LABEL, endpoint_objects
 from endpoints.models import Endpoint
