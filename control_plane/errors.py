@@ -47,6 +47,12 @@ class Unavailable(ServiceError):
     status = 503
     code = "unavailable"
 
+    def __init__(
+        self, message: str, *, field: str | None = None, retry_after: int | None = None
+    ) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
+
 
 def from_django(error: object) -> ValidationFailed:
     """The first field error of a Django ValidationError, as our 400."""

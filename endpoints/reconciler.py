@@ -216,6 +216,10 @@ def _delete(endpoint: Endpoint, backend: ClusterBackend) -> str:
     except ClusterError as error:
         return _fail(endpoint, endpoint.generation, error)
     with transaction.atomic():
+        # Lock order (docs/decisions/0006-lock-order.md): the endpoint row before the rows that
+        # go with it, the audit chain head last.
+        Endpoint.objects.select_for_update(of=("self",)).filter(pk=endpoint.pk).first()
+        endpoint.delete()
         record(
             actor=_system(endpoint),
             action="endpoint.deleted",
@@ -224,5 +228,4 @@ def _delete(endpoint: Endpoint, backend: ClusterBackend) -> str:
             tenant_slug=endpoint.tenant.slug,
             changes={"removed": removed},
         )
-        endpoint.delete()
     return "deleted"

@@ -11,8 +11,9 @@ from django.db.models import F
 from control_plane.audit.services import diff, record
 from control_plane.auth.permissions import require
 from control_plane.auth.principal import Principal
-from control_plane.errors import Conflict, QuotaExceeded, ValidationFailed, from_django
+from control_plane.errors import Conflict, NotFound, QuotaExceeded, ValidationFailed, from_django
 from control_plane.scheduling import reconcile_on_commit
+from control_plane.transactions import retry_on_conflict
 from endpoints.catalog import ModelVersionSpec, validate_spec
 from endpoints.gpu_pools import pool_for
 from endpoints.models import Endpoint, ModelVersion, Revision
@@ -47,6 +48,7 @@ def _require_catalog_writer(actor: Principal, tenant: Tenant | None, target: str
     )
 
 
+@retry_on_conflict
 def model_version_create(
     *, actor: Principal, tenant: Tenant | None, spec: ModelVersionSpec
 ) -> ModelVersion:
@@ -80,6 +82,7 @@ def _spec_of(version: ModelVersion) -> ModelVersionSpec:
     )
 
 
+@retry_on_conflict
 def model_version_update(
     *, actor: Principal, version: ModelVersion, changes: dict[str, Any]
 ) -> ModelVersion:
@@ -116,25 +119,34 @@ def model_version_update(
     return version
 
 
+@retry_on_conflict
 def model_version_deprecate(*, actor: Principal, version: ModelVersion) -> ModelVersion:
     """Endpoints already using it keep running; new endpoints and rollouts refuse it."""
     _require_catalog_writer(actor, version.tenant, _version_target(version))
-    if version.state == ModelVersion.State.DEPRECATED:
-        return version
     with transaction.atomic():
-        ModelVersion.objects.filter(pk=version.pk).update(state=ModelVersion.State.DEPRECATED)
+        deprecated = (
+            ModelVersion.objects.filter(pk=version.pk)
+            .exclude(state=ModelVersion.State.DEPRECATED)
+            .update(state=ModelVersion.State.DEPRECATED)
+        )
+        if not deprecated:
+            version.state = ModelVersion.State.DEPRECATED
+            return version
         record(
             actor=actor,
             action="modelversion.deprecate",
             target_type="model_version",
             target_id=_version_target(version),
             tenant_slug=version.tenant.slug if version.tenant else "",
-            changes=diff({"state": version.state}, {"state": ModelVersion.State.DEPRECATED}),
+            changes=diff(
+                {"state": ModelVersion.State.ACTIVE}, {"state": ModelVersion.State.DEPRECATED}
+            ),
         )
     version.state = ModelVersion.State.DEPRECATED
     return version
 
 
+@retry_on_conflict
 def model_version_delete(*, actor: Principal, version: ModelVersion) -> None:
     _require_catalog_writer(actor, version.tenant, _version_target(version))
     with transaction.atomic():
@@ -142,6 +154,8 @@ def model_version_delete(*, actor: Principal, version: ModelVersion) -> None:
             raise Conflict(
                 f"{_version_target(version)} is used by an endpoint; deprecate it instead."
             )
+        if not ModelVersion.objects.filter(pk=version.pk).delete()[0]:
+            raise NotFound(f"No model version {_version_target(version)}.")
         record(
             actor=actor,
             action="modelversion.delete",
@@ -150,7 +164,6 @@ def model_version_delete(*, actor: Principal, version: ModelVersion) -> None:
             tenant_slug=version.tenant.slug if version.tenant else "",
             changes=diff(_spec_of(version).as_fields(), {}),
         )
-        version.delete()
 
 
 def _check_usable_by(version: ModelVersion, tenant: Tenant) -> None:
@@ -215,6 +228,7 @@ def _require_endpoint_role(actor: Principal, tenant: Tenant, minimum: str, actio
     )
 
 
+@retry_on_conflict
 def endpoint_create(
     *,
     actor: Principal,
@@ -225,28 +239,34 @@ def endpoint_create(
     served_model_name: str = "",
 ) -> Endpoint:
     _require_endpoint_role(actor, tenant, "deployer", "endpoint.create", name)
-    endpoint = Endpoint(tenant=tenant, name=name, served_model_name=served_model_name or name)
+    served_model_name = served_model_name or name
+    candidate = Endpoint(tenant=tenant, name=name, served_model_name=served_model_name)
     try:
-        endpoint.full_clean(exclude=["tenant", "stable_revision", "canary_revision"])
+        candidate.full_clean(exclude=["tenant", "stable_revision", "canary_revision"])
     except DjangoValidationError as error:
         raise from_django(error) from None
     _check_usable_by(model_version, tenant)
     try:
         with transaction.atomic():
             locked = _lock_tenant(tenant)
+            if Endpoint.objects.filter(tenant=tenant, name=name).exists():
+                # A duplicate is a conflict whatever the quota would say.
+                raise Conflict(f"Endpoint {name!r} already exists in {tenant.slug}.", field="name")
             _admit(
                 tenant=locked,
                 versions=[model_version],
                 max_replicas=scaling["max_replicas"],
                 replacing=None,
             )
-            endpoint.save()
+            endpoint = Endpoint.objects.create(
+                tenant=tenant, name=name, served_model_name=served_model_name
+            )
             revision = Revision.objects.create(
                 endpoint=endpoint, model_version=model_version, number=1
             )
             endpoint.stable_revision = revision
             endpoint.save(update_fields=["stable_revision"])
-            scaling_policy_write(endpoint=endpoint, values=scaling)
+            endpoint.scaling_policy = scaling_policy_write(endpoint=endpoint, values=scaling)
             record(
                 actor=actor,
                 action="endpoint.create",
@@ -269,15 +289,15 @@ def endpoint_create(
     return endpoint
 
 
+@retry_on_conflict
 def endpoint_update_scaling(
     *, actor: Principal, endpoint: Endpoint, scaling: dict[str, Any]
 ) -> Endpoint:
     tenant = endpoint.tenant
     _require_endpoint_role(actor, tenant, "deployer", "endpoint.update", endpoint.name)
-    if endpoint.state == Endpoint.State.DELETING:
-        raise Conflict(f"Endpoint {endpoint.name} is being deleted.")
     with transaction.atomic():
         locked = _lock_tenant(tenant)
+        _lock_endpoint(endpoint)
         policy = ScalingPolicy.objects.select_for_update().get(endpoint=endpoint)
         before = policy_fields(policy)
         changes = diff(before, scaling)
@@ -289,7 +309,7 @@ def endpoint_update_scaling(
             max_replicas=scaling["max_replicas"],
             replacing=endpoint,
         )
-        scaling_policy_write(endpoint=endpoint, values=scaling)
+        policy = scaling_policy_write(endpoint=endpoint, values=scaling)
         _bump_generation(endpoint)
         record(
             actor=actor,
@@ -299,8 +319,20 @@ def endpoint_update_scaling(
             tenant_slug=tenant.slug,
             changes={f"scaling.{key}": value for key, value in changes.items()},
         )
-    endpoint.scaling_policy = ScalingPolicy.objects.get(endpoint=endpoint)
+    # Answered from what the transaction wrote: a re-read after COMMIT can fail (the database
+    # gone) although the change was saved.
+    endpoint.scaling_policy = policy
     return endpoint
+
+
+def _lock_endpoint(endpoint: Endpoint) -> Endpoint:
+    """Second in the lock order, after the tenant; refuses an endpoint being deleted."""
+    locked = Endpoint.objects.select_for_update(of=("self",)).filter(pk=endpoint.pk).first()
+    if locked is None:
+        raise NotFound(f"No endpoint {endpoint.name} in {endpoint.tenant.slug}.")
+    if locked.state == Endpoint.State.DELETING:
+        raise Conflict(f"Endpoint {endpoint.name} is being deleted.")
+    return locked
 
 
 def _bump_generation(endpoint: Endpoint) -> None:
@@ -315,14 +347,20 @@ def endpoints_touch(*, tenant: Tenant) -> None:
         _bump_generation(endpoint)
 
 
+@retry_on_conflict
 def endpoint_delete(*, actor: Principal, endpoint: Endpoint) -> Endpoint:
     """Mark for deletion; the reconciler removes the cluster objects, then the row."""
     _require_endpoint_role(actor, endpoint.tenant, "admin", "endpoint.delete", endpoint.name)
-    if endpoint.state == Endpoint.State.DELETING:
-        return endpoint
     with transaction.atomic():
-        Endpoint.objects.filter(pk=endpoint.pk).update(state=Endpoint.State.DELETING)
+        Tenant.objects.select_for_update(of=("self",)).filter(pk=endpoint.tenant_id).first()
+        # Compare-and-set: of concurrent deletes, exactly one marks the endpoint and is audited;
+        # the others find it already deleting and answer the same, unaudited.
+        marked = Endpoint.objects.filter(pk=endpoint.pk, state=Endpoint.State.ACTIVE).update(
+            state=Endpoint.State.DELETING
+        )
         endpoint.state = Endpoint.State.DELETING
+        if not marked:
+            return endpoint
         _bump_generation(endpoint)
         record(
             actor=actor,

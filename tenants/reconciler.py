@@ -133,12 +133,15 @@ def _delete(tenant: Tenant, backend: ClusterBackend) -> str:
             raise
         return "failed"
     with transaction.atomic():
+        # Lock order (docs/decisions/0006-lock-order.md): the tenant row before the rows that go
+        # with it, the audit chain head last.
+        Tenant.objects.select_for_update(of=("self",)).filter(pk=tenant.pk).first()
         endpoints = list(tenant.endpoints.values_list("name", flat=True))
+        tenant.delete()
         _record(
             tenant,
             system,
             action="tenant.deleted",
             changes={"removed": removed, "endpoints": endpoints},
         )
-        tenant.delete()
     return "deleted"

@@ -23,6 +23,7 @@ from control_plane.errors import (
     from_django,
 )
 from control_plane.scheduling import reconcile_on_commit
+from control_plane.transactions import retry_on_conflict
 from tenants.models import MIG_PROFILES, ApiKey, Membership, Quota, Tenant
 from tenants.resources import overcommitted
 from tenants.selectors import committed_resources, quota_limit
@@ -71,12 +72,22 @@ def _validate_quota(values: QuotaValues) -> None:
             )
 
 
+def _lock(tenant: Tenant) -> Tenant:
+    """The tenant row is the first lock of every write to a tenant's objects
+    (docs/decisions/0006-lock-order.md); the fresh row is what the write decides on."""
+    locked = Tenant.objects.select_for_update(of=("self",)).filter(pk=tenant.pk).first()
+    if locked is None:
+        raise NotFound(f"No tenant {tenant.slug}.")
+    return locked
+
+
 def _bump_generation(tenant: Tenant) -> None:
     Tenant.objects.filter(pk=tenant.pk).update(generation=F("generation") + 1)
     tenant.refresh_from_db(fields=["generation"])
     reconcile_on_commit(RECONCILE_TENANT, tenant.pk)
 
 
+@retry_on_conflict
 def tenant_create(
     *, actor: Principal, slug: str, display_name: str, quota: QuotaValues | None = None
 ) -> Tenant:
@@ -90,14 +101,13 @@ def tenant_create(
     )
     quota = quota or QuotaValues()
     _validate_quota(quota)
-    tenant = Tenant(slug=slug, display_name=display_name)
     try:
-        tenant.full_clean(validate_unique=False)
+        Tenant(slug=slug, display_name=display_name).full_clean(validate_unique=False)
     except DjangoValidationError as error:
         raise from_django(error) from None
     try:
         with transaction.atomic():
-            tenant.save()
+            tenant = Tenant.objects.create(slug=slug, display_name=display_name)
             Quota.objects.create(tenant=tenant, **quota.as_fields())
             record(
                 actor=actor,
@@ -113,6 +123,7 @@ def tenant_create(
     return tenant
 
 
+@retry_on_conflict
 def tenant_update(
     *, actor: Principal, tenant: Tenant, display_name: str | None = None, state: str | None = None
 ) -> Tenant:
@@ -139,17 +150,19 @@ def tenant_update(
         tenant_slug=tenant.slug,
         reason="Only the tenant's admins change it.",
     )
-    before = {"display_name": tenant.display_name, "state": tenant.state}
-    after = {
-        "display_name": display_name if display_name is not None else tenant.display_name,
-        "state": state if state is not None else tenant.state,
-    }
-    changes = diff(before, after)
-    if not changes:
-        return tenant
     with transaction.atomic():
+        locked = _lock(tenant)
+        if state is not None and locked.state == Tenant.State.DELETING:
+            raise Conflict("The tenant is being deleted.", field="state")
+        before = {"display_name": locked.display_name, "state": locked.state}
+        after = {
+            "display_name": display_name if display_name is not None else locked.display_name,
+            "state": state if state is not None else locked.state,
+        }
+        changes = diff(before, after)
+        if not changes:
+            return locked
         Tenant.objects.filter(pk=tenant.pk).update(**after)
-        tenant.display_name, tenant.state = after["display_name"], after["state"]
         if "state" in changes:
             _bump_generation(tenant)
             # Suspension pauses every endpoint's autoscaling at zero; resuming restores it.
@@ -164,9 +177,11 @@ def tenant_update(
             tenant_slug=tenant.slug,
             changes=changes,
         )
+    tenant.display_name, tenant.state = after["display_name"], after["state"]
     return tenant
 
 
+@retry_on_conflict
 def tenant_delete(*, actor: Principal, tenant: Tenant) -> Tenant:
     """Mark the tenant for deletion; the reconciler removes its endpoints, then its namespace,
     then the row."""
@@ -179,11 +194,12 @@ def tenant_delete(*, actor: Principal, tenant: Tenant) -> Tenant:
         tenant_slug=tenant.slug,
         reason="Only platform admins delete tenants.",
     )
-    if tenant.state == Tenant.State.DELETING:
-        return tenant
     with transaction.atomic():
+        before_state = _lock(tenant).state
+        if before_state == Tenant.State.DELETING:
+            tenant.state = before_state
+            return tenant
         Tenant.objects.filter(pk=tenant.pk).update(state=Tenant.State.DELETING)
-        before_state, tenant.state = tenant.state, Tenant.State.DELETING
         _bump_generation(tenant)
         record(
             actor=actor,
@@ -191,11 +207,13 @@ def tenant_delete(*, actor: Principal, tenant: Tenant) -> Tenant:
             target_type="tenant",
             target_id=tenant.slug,
             tenant_slug=tenant.slug,
-            changes=diff({"state": before_state}, {"state": tenant.state}),
+            changes=diff({"state": before_state}, {"state": Tenant.State.DELETING}),
         )
+    tenant.state = Tenant.State.DELETING
     return tenant
 
 
+@retry_on_conflict
 def quota_update(*, actor: Principal, tenant: Tenant, values: QuotaValues) -> Quota:
     require(
         actor.is_platform_admin,
@@ -209,7 +227,7 @@ def quota_update(*, actor: Principal, tenant: Tenant, values: QuotaValues) -> Qu
     _validate_quota(values)
     with transaction.atomic():
         # Locking the tenant row serialises quota changes with endpoint admission.
-        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+        _lock(tenant)
         quota = Quota.objects.get(tenant=tenant)
         before = _quota_fields(quota)
         after = values.as_fields()
@@ -253,6 +271,7 @@ def _require_member_admin(actor: Principal, tenant: Tenant, action: str, target:
     )
 
 
+@retry_on_conflict
 def membership_add(*, actor: Principal, tenant: Tenant, username: str, role: str) -> Membership:
     _require_member_admin(actor, tenant, "membership.create", username)
     if role not in Membership.Role.values:
@@ -264,6 +283,7 @@ def membership_add(*, actor: Principal, tenant: Tenant, username: str, role: str
         raise ValidationFailed(f"No active user {username!r}.", field="username")
     try:
         with transaction.atomic():
+            _lock(tenant)
             membership = Membership.objects.create(tenant=tenant, user=user, role=role)
             record(
                 actor=actor,
@@ -278,6 +298,16 @@ def membership_add(*, actor: Principal, tenant: Tenant, username: str, role: str
     return membership
 
 
+def _lock_membership(tenant: Tenant, membership: Membership) -> Membership:
+    """Lock the tenant, then re-read the membership: two admins demoting or removing each other
+    at once are serialised here, and the second sees the first's change."""
+    _lock(tenant)
+    locked = Membership.objects.select_for_update().filter(pk=membership.pk).first()
+    if locked is None:
+        raise NotFound(f"{membership.user.username} is not a member of {tenant.slug}.")
+    return locked
+
+
 def _ensure_an_admin_remains(membership: Membership, *, new_role: str | None) -> None:
     if membership.role != Membership.Role.ADMIN or new_role == Membership.Role.ADMIN:
         return
@@ -286,6 +316,7 @@ def _ensure_an_admin_remains(membership: Membership, *, new_role: str | None) ->
         raise Conflict("A tenant keeps at least one admin.", field="role")
 
 
+@retry_on_conflict
 def membership_update(*, actor: Principal, membership: Membership, role: str) -> Membership:
     tenant = membership.tenant
     _require_member_admin(actor, tenant, "membership.update", membership.user.username)
@@ -293,13 +324,13 @@ def membership_update(*, actor: Principal, membership: Membership, role: str) ->
         raise ValidationFailed(
             f"role must be one of {', '.join(Membership.Role.values)}", field="role"
         )
-    if role == membership.role:
-        return membership
     with transaction.atomic():
-        _ensure_an_admin_remains(membership, new_role=role)
-        before = membership.role
-        membership.role = role
-        membership.save(update_fields=["role"])
+        locked = _lock_membership(tenant, membership)
+        before = locked.role
+        if role == before:
+            return locked
+        _ensure_an_admin_remains(locked, new_role=role)
+        Membership.objects.filter(pk=locked.pk).update(role=role)
         record(
             actor=actor,
             action="membership.update",
@@ -308,25 +339,29 @@ def membership_update(*, actor: Principal, membership: Membership, role: str) ->
             tenant_slug=tenant.slug,
             changes=diff({"role": before}, {"role": role}),
         )
+    membership.role = role
     return membership
 
 
+@retry_on_conflict
 def membership_remove(*, actor: Principal, membership: Membership) -> None:
     tenant = membership.tenant
     _require_member_admin(actor, tenant, "membership.delete", membership.user.username)
     with transaction.atomic():
-        _ensure_an_admin_remains(membership, new_role=None)
+        locked = _lock_membership(tenant, membership)
+        _ensure_an_admin_remains(locked, new_role=None)
+        locked.delete()
         record(
             actor=actor,
             action="membership.delete",
             target_type="membership",
             target_id=membership.user.username,
             tenant_slug=tenant.slug,
-            changes=diff({"user": membership.user.username, "role": membership.role}, {}),
+            changes=diff({"user": membership.user.username, "role": locked.role}, {}),
         )
-        membership.delete()
 
 
+@retry_on_conflict
 def api_key_create(
     *, actor: Principal, name: str, expires_at: datetime | None = None
 ) -> tuple[ApiKey, str]:
@@ -363,14 +398,17 @@ def api_key_create(
     return key, new.plaintext
 
 
+@retry_on_conflict
 def api_key_revoke(*, actor: Principal, key: ApiKey) -> ApiKey:
     if actor.user is None or (key.user_id != actor.user.pk and not actor.is_platform_admin):
         raise NotFound("No such API key.")
-    if key.revoked_at is not None:
-        raise Conflict("This API key is already revoked.")
+    revoked_at = timezone.now()
     with transaction.atomic():
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["revoked_at"])
+        # Compare-and-set: of concurrent revokes, exactly one changes the row and is audited.
+        if not ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
+            revoked_at=revoked_at
+        ):
+            raise Conflict("This API key is already revoked.")
         record(
             actor=actor,
             action="apikey.revoke",
@@ -378,4 +416,5 @@ def api_key_revoke(*, actor: Principal, key: ApiKey) -> ApiKey:
             target_id=key.prefix,
             changes=diff({"revoked": False}, {"revoked": True}),
         )
+    key.revoked_at = revoked_at
     return key

@@ -50,7 +50,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         request.accepted_media_type = JSONRenderer.media_type
     if isinstance(exc, ServiceError):
         fields = {exc.field: [exc.message]} if exc.field else None
-        return Response(error_body(exc.code, exc.message, request, fields), status=exc.status)
+        response = Response(error_body(exc.code, exc.message, request, fields), status=exc.status)
+        if retry_after := getattr(exc, "retry_after", None):
+            response["Retry-After"] = str(retry_after)
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = drf_exception_handler(exc, context)

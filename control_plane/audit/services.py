@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from control_plane.audit.chain import GENESIS_HASH, event_hash
@@ -44,6 +44,32 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[
     }
 
 
+def _lock_head(chain: str) -> AuditChainHead:
+    """Lock the chain's head row, creating it on the chain's first event.
+
+    The head is the last lock a write transaction takes (docs/decisions/0006-lock-order.md).
+    The insert-if-absent runs only when the row is missing: an INSERT ... ON CONFLICT on an
+    existing head waits for every transaction that updated it, which would take the head's
+    lock before the row locks a caller already holds are settled.
+
+    Django creates foreign keys DEFERRABLE INITIALLY DEFERRED on PostgreSQL, so the checks of
+    rows inserted earlier in the transaction (a membership's or an endpoint's tenant) would run
+    at COMMIT and take their KEY SHARE locks on the tenant row after the head's lock: a cycle
+    with a writer that holds the tenant and waits for the head. Running the pending checks now
+    (`SET CONSTRAINTS ALL IMMEDIATE` is retroactive) keeps the head the last lock taken.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    head = AuditChainHead.objects.select_for_update().filter(chain=chain).first()
+    if head is not None:
+        return head
+    AuditChainHead.objects.bulk_create(
+        [AuditChainHead(chain=chain, sequence=0, hash=GENESIS_HASH)], ignore_conflicts=True
+    )
+    return AuditChainHead.objects.select_for_update().get(chain=chain)
+
+
 def record(
     *,
     actor: Principal,
@@ -55,13 +81,11 @@ def record(
     outcome: str = AuditEvent.Outcome.SUCCESS,
     reason: str = "",
 ) -> AuditEvent:
+    """Append an event to its chain. Call it last in a transaction: it locks the chain head,
+    and nothing may be locked after it (docs/decisions/0006-lock-order.md)."""
     chain = chain_of(tenant_slug)
     with transaction.atomic():
-        # Insert-if-absent first so two writers starting a chain never race on its creation.
-        AuditChainHead.objects.bulk_create(
-            [AuditChainHead(chain=chain, sequence=0, hash=GENESIS_HASH)], ignore_conflicts=True
-        )
-        head = AuditChainHead.objects.select_for_update().get(chain=chain)
+        head = _lock_head(chain)
         fields: dict[str, Any] = {
             "chain": chain,
             "sequence": head.sequence + 1,

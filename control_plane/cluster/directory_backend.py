@@ -62,10 +62,7 @@ class DirectoryBackend:
         return results
 
     def get(self, ref: ObjectRef) -> dict | None:
-        path = self.path_of(ref)
-        if not path.exists():
-            return None
-        return yaml.safe_load(path.read_bytes())
+        return _read(self.path_of(ref))
 
     def list(
         self,
@@ -83,7 +80,9 @@ class DirectoryBackend:
         found = []
         for folder in folders:
             for path in sorted(folder.glob(f"{_file_stem_prefix(kind, group)}*.yaml")):
-                obj = yaml.safe_load(path.read_bytes())
+                obj = _read(path)
+                if obj is None:
+                    continue
                 ref = ObjectRef.of(obj)
                 if ref.kind != kind or ref.group != group:
                     continue
@@ -93,9 +92,10 @@ class DirectoryBackend:
 
     def delete(self, ref: ObjectRef) -> bool:
         path = self.path_of(ref)
-        if not path.exists():
+        try:
+            path.unlink()
+        except FileNotFoundError:
             return False
-        path.unlink()
         if ref.api_version == "v1" and ref.kind == "Namespace":
             # Deleting a Namespace deletes everything in it, as on a cluster.
             shutil.rmtree(self._folder(ref.name), ignore_errors=True)
@@ -149,3 +149,13 @@ def _write_atomically(path: Path, content: bytes) -> None:
 def _remove_if_empty(folder: Path) -> None:
     with contextlib.suppress(OSError):  # not empty
         folder.rmdir()
+
+
+def _read(path: Path) -> dict | None:
+    """The object in `path`, or None when it is absent: another reconcile (of the tenant, while
+    this one handles an endpoint in its namespace) may delete a file between listing and reading
+    it, as an object can vanish between a LIST and a GET on a cluster."""
+    try:
+        return yaml.safe_load(path.read_bytes())
+    except FileNotFoundError:
+        return None

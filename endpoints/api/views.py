@@ -134,7 +134,6 @@ class EndpointViewSet(TenantScopedMixin, viewsets.GenericViewSet):
             model_version=version,
             scaling=_scaling_input(data.validated_data.get("scaling")),
         )
-        endpoint = selectors.endpoint_for(tenant=tenant, name=endpoint.name)
         return Response(EndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=EndpointUpdateSerializer, responses=EndpointSerializer)
@@ -145,8 +144,9 @@ class EndpointViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         scaling = _scaling_input(
             data.validated_data["scaling"], base=policy_fields(endpoint.scaling_policy)
         )
-        services.endpoint_update_scaling(actor=self.principal, endpoint=endpoint, scaling=scaling)
-        endpoint = selectors.endpoint_for(tenant=self.tenant, name=name)
+        endpoint = services.endpoint_update_scaling(
+            actor=self.principal, endpoint=endpoint, scaling=scaling
+        )
         return Response(EndpointSerializer(endpoint).data)
 
     @extend_schema(

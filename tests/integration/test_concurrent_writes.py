@@ -1,0 +1,227 @@
+"""Many writers in one tenant at once, with reconcilers running beside them, on PostgreSQL.
+
+Every write service takes its locks in one order (tenant, then the tenant's rows, then the
+audit chain head; docs/decisions/0006-lock-order.md), so these never deadlock; what PostgreSQL
+still reports as a deadlock or serialization failure is retried, never answered as a 500.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from control_plane.audit.chain import verify_chain
+from control_plane.audit.models import AuditChainHead, AuditEvent
+from control_plane.cluster.directory_backend import DirectoryBackend
+from endpoints.models import Endpoint
+from endpoints.reconciler import reconcile_endpoint
+from endpoints.selectors import committed_by_endpoints
+from tenants.models import Membership, Quota
+from tenants.reconciler import reconcile_tenant
+from tenants.resources import overcommitted
+from tenants.selectors import quota_limit
+from tests.factories import UserFactory
+from tests.world import build_world
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
+
+ENDPOINT_WRITERS = 8
+CHAT_PATCHERS = 4
+MEMBER_WRITERS = 4
+ROUNDS = 3
+
+
+class Run:
+    """What every thread did: (what, HTTP status) per request, and exceptions of reconcilers."""
+
+    def __init__(self, parties: int) -> None:
+        self.start = threading.Barrier(parties)
+        self.writers_done = threading.Event()
+        self.lock = threading.Lock()
+        self.responses: list[tuple[str, int]] = []
+        self.errors: list[str] = []
+
+    def answered(self, what: str, response) -> int:
+        with self.lock:
+            self.responses.append((what, response.status_code))
+        return response.status_code
+
+    def thread(self, body: Callable[[], None]) -> threading.Thread:
+        def run() -> None:
+            try:
+                self.start.wait(timeout=30)
+                body()
+            except BaseException as error:  # reported by the test, with its traceback
+                with self.lock:
+                    self.errors.append("".join(traceback.format_exception(error)))
+            finally:
+                connection.close()
+
+        return threading.Thread(target=run)
+
+    def succeeded(self, what: str) -> int:
+        return sum(1 for kind, code in self.responses if kind == what and code < 300)
+
+
+def _endpoint_writer(run: Run, client, index: int, model_pk: int) -> Callable[[], None]:
+    def body() -> None:
+        for round_ in range(ROUNDS):
+            name = f"w{index}-{round_}"
+            url = f"/api/v1/tenants/acme/endpoints/{name}/"
+            created = client.post(
+                "/api/v1/tenants/acme/endpoints/",
+                {"name": name, "model_version": model_pk, "scaling": {"max_replicas": 2}},
+                format="json",
+            )
+            if run.answered("endpoint.create", created) != 201:
+                continue
+            patch = {"scaling": {"max_replicas": 1}}
+            run.answered("endpoint.update", client.patch(url, patch, format="json"))
+            run.answered("endpoint.delete", client.delete(url))
+
+    return body
+
+
+def _chat_patcher(run: Run, client, index: int) -> Callable[[], None]:
+    def body() -> None:
+        for round_ in range(ROUNDS * 2):
+            target = 16 + (index * ROUNDS * 2 + round_) % 48
+            response = client.patch(
+                "/api/v1/tenants/acme/endpoints/chat/",
+                {"scaling": {"target_in_flight_per_replica": target}},
+                format="json",
+            )
+            run.answered("chat.update", response)
+
+    return body
+
+
+def _member_writer(run: Run, client, username: str) -> Callable[[], None]:
+    def body() -> None:
+        url = f"/api/v1/tenants/acme/members/{username}/"
+        for _ in range(ROUNDS):
+            added = client.post(
+                "/api/v1/tenants/acme/members/",
+                {"username": username, "role": "viewer"},
+                format="json",
+            )
+            if run.answered("membership.create", added) != 201:
+                continue
+            run.answered(
+                "membership.update", client.patch(url, {"role": "deployer"}, format="json")
+            )
+            run.answered("membership.delete", client.delete(url))
+
+    return body
+
+
+def _quota_writer(run: Run, client) -> Callable[[], None]:
+    def body() -> None:
+        for round_ in range(ROUNDS * 2):
+            response = client.put(
+                "/api/v1/tenants/acme/quota/",
+                {
+                    "gpus": 40 + round_ % 2,
+                    "max_endpoints": 12,
+                    "cpu": "512",
+                    "memory": "4Ti",
+                    "mig_slices": {},
+                },
+                format="json",
+            )
+            run.answered("quota.update", response)
+
+    return body
+
+
+def _reconciler(run: Run, backend: DirectoryBackend, tenant_pk: int) -> Callable[[], None]:
+    def body() -> None:
+        while not run.writers_done.is_set():
+            reconcile_tenant(tenant_pk, backend=backend)
+            for pk in Endpoint.objects.filter(tenant_id=tenant_pk).values_list("pk", flat=True):
+                reconcile_endpoint(pk, backend=backend)
+
+    return body
+
+
+@pytest.fixture
+def world(transactional_db):
+    return build_world()
+
+
+@pytest.fixture
+def client_for(world):
+    def make(role: str) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {world.keys[role]}")
+        return client
+
+    return make
+
+
+def test_concurrent_writers_in_one_tenant_never_fail_and_each_change_is_audited_once(
+    client_for, world, tmp_path
+):
+    Quota.objects.filter(tenant=world.own).update(gpus=40, max_endpoints=12)
+    backend = DirectoryBackend(tmp_path / "manifests")
+    reconcile_tenant(world.own.pk, backend=backend)
+    usernames = [UserFactory(username=f"member{i}").username for i in range(MEMBER_WRITERS)]
+
+    writers = ENDPOINT_WRITERS + CHAT_PATCHERS + MEMBER_WRITERS + 1
+    run = Run(parties=writers + 2)
+    admin = lambda: client_for("tenant_admin")  # noqa: E731  (one client per thread)
+    bodies = (
+        [
+            _endpoint_writer(run, admin(), i, world.platform_model.pk)
+            for i in range(ENDPOINT_WRITERS)
+        ]
+        + [_chat_patcher(run, admin(), i) for i in range(CHAT_PATCHERS)]
+        + [_member_writer(run, admin(), username) for username in usernames]
+        + [_quota_writer(run, client_for("platform_admin"))]
+    )
+    writer_threads = [run.thread(body) for body in bodies]
+    reconcilers = [run.thread(_reconciler(run, backend, world.own.pk)) for _ in range(2)]
+    for thread in writer_threads + reconcilers:
+        thread.start()
+    for thread in writer_threads:
+        thread.join(timeout=120)
+    run.writers_done.set()
+    for thread in reconcilers:
+        thread.join(timeout=60)
+
+    assert run.errors == []
+    statuses = Counter(code for _, code in run.responses)
+    assert not [code for code in statuses if code >= 500], statuses
+    assert run.succeeded("endpoint.create") > 0
+
+    events = Counter(
+        AuditEvent.objects.filter(
+            tenant_slug="acme", outcome=AuditEvent.Outcome.SUCCESS
+        ).values_list("action", flat=True)
+    )
+    own_endpoint_events = Counter(
+        AuditEvent.objects.filter(
+            tenant_slug="acme", outcome=AuditEvent.Outcome.SUCCESS, target_id__startswith="w"
+        ).values_list("action", flat=True)
+    )
+    for action in ("endpoint.create", "endpoint.update", "endpoint.delete"):
+        assert own_endpoint_events[action] == run.succeeded(action), action
+    for action in ("membership.create", "membership.update", "membership.delete"):
+        assert events[action] == run.succeeded(action), action
+    # One quota writer alternating between two values: every accepted PUT is a change.
+    assert events["quota.update"] == run.succeeded("quota.update")
+
+    head = AuditChainHead.objects.get(chain="tenant:acme")
+    chain_events = AuditEvent.objects.filter(chain="tenant:acme").order_by("sequence")
+    assert verify_chain("tenant:acme", chain_events, head=(head.sequence, head.hash)) is None
+
+    quota = Quota.objects.get(tenant=world.own)
+    committed = committed_by_endpoints(tenant=world.own)
+    assert overcommitted(committed=committed, limit=quota_limit(quota)) == []
+    assert Membership.objects.filter(tenant=world.own, role="admin").exists()
