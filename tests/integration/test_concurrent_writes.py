@@ -225,3 +225,77 @@ def test_concurrent_writers_in_one_tenant_never_fail_and_each_change_is_audited_
     committed = committed_by_endpoints(tenant=world.own)
     assert overcommitted(committed=committed, limit=quota_limit(quota)) == []
     assert Membership.objects.filter(tenant=world.own, role="admin").exists()
+
+
+def _at_once(count: int, request: Callable[[int], object]) -> list:
+    """Run `request(i)` for i in range(count) in threads released together; their results."""
+    start, results, errors = threading.Barrier(count), [None] * count, []
+
+    def run(index: int) -> None:
+        try:
+            start.wait(timeout=30)
+            results[index] = request(index)
+        except BaseException as error:  # reported by the test, with its traceback
+            errors.append("".join(traceback.format_exception(error)))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    return results
+
+
+def test_parallel_deletes_of_one_endpoint_change_it_once_with_one_audit_event(client_for, world):
+    clients = [client_for("tenant_admin") for _ in range(20)]
+    responses = _at_once(20, lambda i: clients[i].delete("/api/v1/tenants/acme/endpoints/chat/"))
+
+    assert {response.status_code for response in responses} == {202}
+    assert AuditEvent.objects.filter(action="endpoint.delete", target_id="chat").count() == 1
+    assert Endpoint.objects.get(pk=world.own_endpoint.pk).generation == (
+        world.own_endpoint.generation + 1
+    )
+
+
+def test_parallel_revokes_of_one_key_change_it_once_with_one_audit_event(client_for, world):
+    owner = client_for("viewer")
+    prefix = owner.post("/api/v1/api-keys/", {"name": "ci"}, format="json").json()["prefix"]
+    clients = [client_for("viewer") for _ in range(20)]
+    responses = _at_once(20, lambda i: clients[i].delete(f"/api/v1/api-keys/{prefix}/"))
+
+    codes = Counter(response.status_code for response in responses)
+    assert codes == Counter({200: 1, 409: 19})
+    assert AuditEvent.objects.filter(action="apikey.revoke", target_id=prefix).count() == 1
+
+
+def test_concurrent_removals_of_the_last_two_admins_leave_one_admin(client_for, world):
+    second = UserFactory(username="second-admin")
+    Membership.objects.create(tenant=world.own, user=second, role="admin")
+    first = world.users["tenant_admin"].username
+    clients = [client_for("platform_admin") for _ in range(2)]
+    targets = [first, second.username]
+    responses = _at_once(
+        2, lambda i: clients[i].delete(f"/api/v1/tenants/acme/members/{targets[i]}/")
+    )
+
+    assert sorted(response.status_code for response in responses) == [204, 409]
+    assert Membership.objects.filter(tenant=world.own, role="admin").count() == 1
+
+
+def test_concurrent_demotions_of_the_last_two_admins_leave_one_admin(client_for, world):
+    second = UserFactory(username="second-admin")
+    Membership.objects.create(tenant=world.own, user=second, role="admin")
+    targets = [world.users["tenant_admin"].username, second.username]
+    clients = [client_for("platform_admin") for _ in range(2)]
+    responses = _at_once(
+        2,
+        lambda i: clients[i].patch(
+            f"/api/v1/tenants/acme/members/{targets[i]}/", {"role": "viewer"}, format="json"
+        ),
+    )
+
+    assert sorted(response.status_code for response in responses) == [200, 409]
+    assert Membership.objects.filter(tenant=world.own, role="admin").count() == 1
