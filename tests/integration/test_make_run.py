@@ -58,6 +58,10 @@ def test_make_run_serves_the_console_with_demo_data(tmp_path):
         while time.monotonic() < deadline and not deployment.exists():
             time.sleep(0.5)
         assert deployment.exists(), list((tmp_path / "run").rglob("*"))
+        # Every file of the embedded defaults stays under RUN_DIR, the broker's exchange
+        # tables included (kombu writes them to ./control unless told otherwise).
+        assert list((tmp_path / "run" / "broker" / "control").glob("*.exchange"))
+        assert not (ROOT / "control").exists()
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
