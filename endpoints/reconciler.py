@@ -30,10 +30,12 @@ class Readiness:
     message: str
     ready_replicas: int
     quota_failure: str = ""
+    # Held where it is on purpose (a suspended tenant): checked at the slow cadence.
+    held: bool = False
 
     @property
     def settled(self) -> bool:
-        return self.ready and not self.quota_failure
+        return self.held or (self.ready and not self.quota_failure)
 
 
 def _load(endpoint_id: int) -> Endpoint | None:
@@ -53,6 +55,20 @@ def _load(endpoint_id: int) -> Endpoint | None:
 
 def _scopes(endpoint: Endpoint) -> list[tuple[str, str, str | None]]:
     return [(api_version, kind, endpoint.tenant.namespace) for api_version, kind in ENDPOINT_KINDS]
+
+
+def created_at_zero(endpoint: Endpoint, objects: list[dict]) -> dict[ObjectRef, dict]:
+    """A Deployment the autoscaler may keep at zero is created at zero: left out, `replicas`
+    defaults to 1 and a GPU pod (perhaps a GPU node) starts until KEDA first acts. Only the
+    creation sets it; the autoscaler owns it afterwards."""
+    spec = endpoint.scaling_policy.to_spec()
+    if spec.min_replicas > 0 and endpoint.tenant.state != Tenant.State.SUSPENDED:
+        return {}
+    return {
+        ObjectRef.of(obj): {"spec": {"replicas": 0}}
+        for obj in objects
+        if obj["kind"] == "Deployment"
+    }
 
 
 def desired_objects(endpoint: Endpoint) -> list[dict]:
@@ -80,11 +96,20 @@ def _readiness(live: dict | None, spec: ScalingSpec, tenant: Tenant) -> Readines
         "",
     )
     if tenant.state == Tenant.State.SUSPENDED:
-        return Readiness(False, "TenantSuspended", "The tenant is suspended.", ready_replicas)
+        return Readiness(
+            False, "TenantSuspended", "The tenant is suspended.", ready_replicas, held=True
+        )
     if ready_replicas > 0:
         message = f"{ready_replicas} replica(s) ready."
         return Readiness(True, "Available", message, ready_replicas, quota_failure)
-    if spec.min_replicas == 0 and live is not None and not status.get("replicas"):
+    # At zero only once the Deployment asks for none (`spec.replicas`), and the controller has
+    # seen that (`status.observedGeneration`) and runs none: a read-back before the controller
+    # filled in `status` says nothing about the pod being created.
+    desired_replicas = ((live or {}).get("spec") or {}).get("replicas")
+    observed = status.get("observedGeneration") == ((live or {}).get("metadata") or {}).get(
+        "generation"
+    )
+    if spec.min_replicas == 0 and desired_replicas == 0 and observed and not status.get("replicas"):
         return Readiness(
             True,
             "ScaledToZero",
@@ -126,11 +151,13 @@ def _apply(endpoint: Endpoint, backend: ClusterBackend) -> str:
     generation = endpoint.generation
     spec = endpoint.scaling_policy.to_spec()
     try:
+        desired = desired_objects(endpoint)
         outcome = sync_objects(
             backend,
-            desired_objects(endpoint),
+            desired,
             scopes=_scopes(endpoint),
             selector={ENDPOINT_LABEL: endpoint.name},
+            create_only=created_at_zero(endpoint, desired),
         )
         stable = endpoint.stable_revision.kubernetes_name
         live = backend.get(ObjectRef("apps/v1", "Deployment", endpoint.tenant.namespace, stable))

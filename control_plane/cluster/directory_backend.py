@@ -44,6 +44,10 @@ class DirectoryBackend:
         *,
         create_only: Mapping[ObjectRef, Mapping] | None = None,
     ) -> list[ApplyResult]:
+        # `create_only` is not written: a GitOps tool re-applies every field of the file on
+        # each sync, so a `replicas: 0` here would fight the autoscaler forever. Teams that
+        # sync this folder leave `replicas` to KEDA (Argo CD: ignoreDifferences on it).
+        del create_only
         results = []
         for obj in apply_order(objects):
             ref = ObjectRef.of(obj)

@@ -4,10 +4,10 @@ The DynamicClient finds every kind, built-in or custom, through API discovery, s
 resources (KEDA, Gateway API, Prometheus Operator) need no generated client.
 
 A second reconcile sends no write: each object carries the sha256 of what we applied in the
-`llm-control-plane/applied-hash` annotation, and an object whose live annotation matches is
-skipped. The trade-off: a change someone else makes to a field we own, without touching the
-annotation, is not undone until our desired state changes. Deleting the annotation (or the
-object) forces the next reconcile to apply again.
+`llm-control-plane/applied-hash` annotation, and an object is skipped only when its live
+annotation matches AND every field we send still has our value in the live object. A hand edit
+of a field we own (`kubectl patch` of the model or image) is reverted by the next reconcile of
+the object, at the latest `RESYNC_STALE_AFTER_SECONDS` later (docs/decisions/0003).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from control_plane.cluster.labels import APPLIED_HASH_ANNOTATION, MANAGED_BY_VAL
 from control_plane.cluster.objects import applied_hash, apply_order, format_selector
 from control_plane.cluster.retry import RetryPolicy, call_with_retries
 from control_plane.cluster.types import ApplyResult, ObjectRef
+from control_plane.quantities import QuantityError, parse_memory_bytes
 
 T = TypeVar("T")
 
@@ -104,21 +105,30 @@ class KubernetesBackend:
         *,
         create_only: Mapping[ObjectRef, Mapping] | None = None,
     ) -> list[ApplyResult]:
-        live_hashes: dict[tuple[str, str, str | None], dict[str, str | None]] = {}
+        listed: dict[tuple[str, str, str | None], dict[str, dict]] = {}
         results = []
         for obj in apply_order(objects):
             ref = ObjectRef.of(obj)
             desired, digest = _with_applied_hash(obj)
             kind_key = (ref.api_version, ref.kind, ref.namespace)
-            if kind_key not in live_hashes:
+            if kind_key not in listed:
                 # One LIST per kind and namespace instead of one GET per object.
-                live_hashes[kind_key] = self._live_hashes(*kind_key)
-            live = live_hashes[kind_key]
-            if ref.name in live and live[ref.name] == digest:
+                listed[kind_key] = self._live_objects(*kind_key)
+            live = listed[kind_key].get(ref.name)
+            if live is not None and _unchanged(live, desired, digest):
                 results.append(ApplyResult(ref, "unchanged"))
                 continue
+            initial = (create_only or {}).get(ref)
+            if live is None and initial:
+                # Fields only the creation sets (a scale-to-zero Deployment's `replicas: 0`) go
+                # in under their own field manager, so our later applies, which leave them out,
+                # neither remove them nor fight the autoscaler that takes them over.
+                # https://kubernetes.io/docs/reference/using-api/server-side-apply/#transferring-ownership
+                self._server_side_apply(
+                    ref, _merged(desired, initial), field_manager=f"{self._field_manager}-initial"
+                )
             self._server_side_apply(ref, desired)
-            results.append(ApplyResult(ref, "updated" if ref.name in live else "created"))
+            results.append(ApplyResult(ref, "created" if live is None else "updated"))
         return results
 
     def get(self, ref: ObjectRef) -> dict | None:
@@ -175,18 +185,13 @@ class KubernetesBackend:
 
         return self._call(operation)
 
-    def _live_hashes(
-        self, api_version: str, kind: str, namespace: str | None
-    ) -> dict[str, str | None]:
+    def _live_objects(self, api_version: str, kind: str, namespace: str | None) -> dict[str, dict]:
         items = self.list(api_version, kind, namespace, {})
-        return {
-            item["metadata"]["name"]: (item["metadata"].get("annotations") or {}).get(
-                APPLIED_HASH_ANNOTATION
-            )
-            for item in items
-        }
+        return {item["metadata"]["name"]: item for item in items}
 
-    def _server_side_apply(self, ref: ObjectRef, desired: dict) -> None:
+    def _server_side_apply(
+        self, ref: ObjectRef, desired: dict, *, field_manager: str | None = None
+    ) -> None:
         def operation() -> None:
             resource = self._resource(ref.api_version, ref.kind)
             # force=true: we are the only manager of the fields we send. Fields we leave out
@@ -197,7 +202,7 @@ class KubernetesBackend:
                 body=desired,
                 name=ref.name,
                 namespace=_namespace_for(resource, ref),
-                field_manager=self._field_manager,
+                field_manager=field_manager or self._field_manager,
                 force_conflicts=True,
                 serializer=_raw_json,
             )
@@ -245,3 +250,53 @@ def _with_applied_hash(obj: dict) -> tuple[dict, str]:
         digest
     )
     return desired, digest
+
+
+def _unchanged(live: dict, desired: dict, digest: str) -> bool:
+    """Whether applying `desired` again would change nothing we own: the live object carries the
+    fingerprint of what we last applied, and still holds every field we send with our value.
+    Fields the server or other managers added (defaults, status, replicas) do not count."""
+    annotations = (live.get("metadata") or {}).get("annotations") or {}
+    return annotations.get(APPLIED_HASH_ANNOTATION) == digest and _holds(live, desired)
+
+
+def _holds(live: object, desired: object) -> bool:
+    if isinstance(desired, dict):
+        return isinstance(live, dict) and all(
+            key in live and _holds(live[key], value) for key, value in desired.items()
+        )
+    if isinstance(desired, list):
+        return (
+            isinstance(live, list)
+            and len(live) == len(desired)
+            and all(_holds(have, want) for have, want in zip(live, desired, strict=True))
+        )
+    return live == desired or _same_quantity(live, desired)
+
+
+def _same_quantity(live: object, desired: object) -> bool:
+    """The API server stores quantities in canonical form ("34359738368" comes back as "32Gi",
+    "4000m" as "4"), which is the same amount, not drift."""
+    if not isinstance(live, str | int) or not isinstance(desired, str | int):
+        return False
+    try:
+        return _amount(live) == _amount(desired)
+    except QuantityError:
+        return False
+
+
+def _amount(value: str | int) -> int:
+    text = str(value)
+    if text.endswith("m") and text[:-1].isdigit():
+        return int(text[:-1])
+    return parse_memory_bytes(text) * 1000
+
+
+def _merged(base: dict, extra: Mapping) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged

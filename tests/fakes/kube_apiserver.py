@@ -141,6 +141,11 @@ class FakeKubeApiServer:
         with self._lock:
             self._faults.append(_Fault(count, method, stall_seconds=seconds))
 
+    def hand_edit(
+        self, api_version: str, kind: str, namespace: str | None, name: str, edit
+    ) -> None:
+        self.state.hand_edit(api_version, kind, namespace, name, edit)
+
     def set_replicas(self, namespace: str, name: str, replicas: int) -> None:
         """Scale a Deployment as an autoscaler would, through the scale subresource."""
         self.state.set_replicas(namespace, name, replicas)

@@ -169,9 +169,9 @@ class ClusterState:
             stored = self._objects.get(self._key(resource, namespace, name))
             created = stored is None
             if stored is None:
-                stored = self._insert(resource, namespace, body)
+                stored = self._insert(resource, namespace, body, field_manager=field_manager)
             else:
-                self._reapply(stored, body, force=force)
+                self._reapply(stored, body, force=force, field_manager=field_manager)
             return self._served(stored.body, resource, version), created
 
     def delete(self, resource: ResourceType, namespace: str | None, name: str) -> dict:
@@ -192,6 +192,23 @@ class ClusterState:
                 "status": "Success",
                 "details": {**_details(resource, name), "uid": stored.body["metadata"]["uid"]},
             }
+
+    def hand_edit(
+        self, api_version: str, kind: str, namespace: str | None, name: str, edit
+    ) -> None:
+        """What `kubectl edit` or `kubectl patch` does: `edit(body)` changes a copy of the
+        object in place, under another field manager, leaving our annotations as they were."""
+        resource = next(
+            r
+            for r in RESOURCES
+            if r.kind == kind and api_version in {r.api_version(v) for v in r.versions}
+        )
+        with self._lock:
+            stored = self._existing(resource, namespace, name)
+            new_body = copy.deepcopy(stored.body)
+            edit(new_body)
+            self._replace(stored, new_body)
+            self._settle(namespace)
 
     def set_replicas(
         self, namespace: str, name: str, replicas: int, *, manager: str = "keda-operator"
@@ -254,7 +271,14 @@ class ClusterState:
         _validate(resource, body)
         return body
 
-    def _insert(self, resource: ResourceType, namespace: str | None, body: dict) -> _Stored:
+    def _insert(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        body: dict,
+        *,
+        field_manager: str | None = None,
+    ) -> _Stored:
         name = body["metadata"]["name"]
         if resource.kind == "Pod":
             self._admit_pod(namespace, name, body.get("spec") or {})
@@ -267,9 +291,13 @@ class ClusterState:
             generation=1,
         )
         stored = _Stored(resource, body, self._sequence)
-        if resource.kind == "Deployment" and "replicas" not in body.get("spec", {}):
-            # Defaulted by the API server; an autoscaler may take it over later.
-            stored.foreign[_REPLICAS] = (1, None)
+        if resource.kind == "Deployment":
+            if "replicas" in body.get("spec", {}):
+                # Owned by the manager that created the object with it.
+                stored.foreign[_REPLICAS] = (body["spec"]["replicas"], field_manager)
+            else:
+                # Defaulted by the API server; an autoscaler may take it over later.
+                stored.foreign[_REPLICAS] = (1, None)
         _apply_foreign(body, stored.foreign)
         _add_defaults(resource, body)
         key = self._key(resource, namespace, name)
@@ -284,8 +312,19 @@ class ClusterState:
         self._by_kind[key[:2]].discard(key)
         self._by_namespace[key[2]].discard(key)
 
-    def _reapply(self, stored: _Stored, body: dict, *, force: bool) -> None:
+    def _reapply(
+        self, stored: _Stored, body: dict, *, force: bool, field_manager: str | None = None
+    ) -> None:
         for path, (value, manager) in list(stored.foreign.items()):
+            if manager is not None and manager == field_manager:
+                if _has_path(body, path):
+                    stored.foreign[path] = (_get_path(body, path), manager)
+                elif path == _REPLICAS:
+                    # Its only owner stopped sending it: removed, then defaulted again.
+                    stored.foreign[path] = (1, None)
+                else:
+                    del stored.foreign[path]
+                continue
             if not _has_path(body, path):
                 continue
             if manager is not None and _get_path(body, path) != value and not force:
