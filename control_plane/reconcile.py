@@ -8,28 +8,41 @@ worker killed mid-reconcile blocks nobody for long.
 
 from __future__ import annotations
 
+import enum
+import errno
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
 from django.conf import settings
-from django.db import models
+from django.db import DatabaseError, models
 from django.db.models import Q
 from django.utils import timezone
 
-from control_plane.cluster import ClusterBackend, get_backend
+from control_plane.cluster import ClusterBackend, ClusterError, get_backend
+from control_plane.errors import ServiceError
 
 LEASE = timedelta(minutes=5)
 
 
-def claim(model: type[models.Model], pk: int) -> bool:
+class Claim(enum.Enum):
+    CLAIMED = "claimed"
+    BUSY = "busy"  # another worker holds the lease
+    GONE = "gone"  # the row was deleted: nothing left to reconcile
+
+
+def claim(model: type[models.Model], pk: int) -> Claim:
     now = timezone.now()
     claimed = (
         model.objects.filter(pk=pk)
         .filter(Q(reconcile_lease_until__isnull=True) | Q(reconcile_lease_until__lt=now))
         .update(reconcile_lease_until=now + LEASE)
     )
-    return claimed == 1
+    if claimed == 1:
+        return Claim.CLAIMED
+    return Claim.BUSY if model.objects.filter(pk=pk).exists() else Claim.GONE
 
 
 def release(model: type[models.Model], pk: int) -> None:
@@ -43,10 +56,60 @@ def cluster_backend() -> ClusterBackend:
 
 
 def next_check(*, settled: bool) -> datetime:
+    """When to look again, with ±10 % jitter: objects settled together (after an outage, or a
+    burst of changes) would otherwise all fall due in the same resync tick."""
     seconds = settings.RESYNC_STALE_AFTER_SECONDS if settled else settings.READINESS_RECHECK_SECONDS
-    return timezone.now() + timedelta(seconds=seconds)
+    return timezone.now() + timedelta(seconds=seconds * random.uniform(0.9, 1.1))
 
 
 def retry_countdown(retries: int) -> float:
     """Exponential backoff with full jitter for task retries: 1 s, 2 s, 4 s … capped at 60 s."""
     return random.uniform(0, min(60.0, 2.0**retries))
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a reconcile failed, as a condition shows it: a CamelCase reason, a message a person
+    can act on, and whether trying again soon can help."""
+
+    reason: str
+    message: str
+    retryable: bool
+
+
+def failure_of(error: Exception) -> Failure:
+    """Every exception a reconcile can meet becomes a visible failure, not only cluster errors:
+    an unwritable or full manifest directory, a vanished file, a database outage, or a render
+    that refuses the stored state (a GPU pool removed from settings)."""
+    if isinstance(error, ClusterError):
+        return Failure(error.reason, error.message, error.retryable)
+    if isinstance(error, PermissionError):
+        return Failure("PermissionDenied", f"{error.strerror}: {error.filename}", True)
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return Failure("StorageFull", f"{error.strerror}: {error.filename}", True)
+    if isinstance(error, OSError):
+        return Failure("StorageError", f"{error.strerror or error}: {error.filename}", True)
+    if isinstance(error, DatabaseError):
+        return Failure("DatabaseUnavailable", str(error).strip(), True)
+    if isinstance(error, ServiceError):
+        # The stored desired state cannot be rendered (refused by today's settings): retrying
+        # fails the same way until someone changes the object or the settings.
+        return Failure("RenderFailed", error.message, False)
+    return Failure("ReconcileError", f"{type(error).__name__}: {error}", True)
+
+
+# A busy object's lease holder finishes the work (and the resync catches a change it missed),
+# so a duplicate message retries a few times, not for minutes.
+BUSY_RETRIES = 3
+
+
+def run_reconcile_task(task, reconcile: Callable[[], str]) -> str:
+    """The body of a reconcile task: retry with backoff what may pass (the failure is already
+    on the object's conditions), end quietly for an object that is gone or busy."""
+    try:
+        result = reconcile()
+    except Exception as error:
+        raise task.retry(exc=error, countdown=retry_countdown(task.request.retries)) from error
+    if result == "waiting" or (result == "busy" and task.request.retries < BUSY_RETRIES):
+        raise task.retry(countdown=retry_countdown(task.request.retries))
+    return result

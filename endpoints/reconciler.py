@@ -9,10 +9,10 @@ from django.utils import timezone
 
 from control_plane.audit.services import record
 from control_plane.auth.principal import Principal
-from control_plane.cluster import ClusterBackend, ClusterError, ObjectRef
+from control_plane.cluster import ClusterBackend, ObjectRef
 from control_plane.cluster.sync import delete_all, sync_objects
 from control_plane.conditions import set_condition
-from control_plane.reconcile import claim, next_check, release
+from control_plane.reconcile import Claim, claim, failure_of, next_check, release
 from endpoints.manifests import ENDPOINT_KINDS, ENDPOINT_LABEL, endpoint_objects
 from endpoints.models import Endpoint
 from scaling.spec import ScalingSpec
@@ -122,23 +122,28 @@ def _readiness(live: dict | None, spec: ScalingSpec, tenant: Tenant) -> Readines
 
 def reconcile_endpoint(endpoint_id: int, *, backend: ClusterBackend) -> str:
     """Apply, prune, read back, write status. Returns "busy", "gone", "waiting", "deleted",
-    "applied", "unchanged" or "failed"; raises a retryable ClusterError after recording it."""
-    if not claim(Endpoint, endpoint_id):
-        return "busy"
+    "applied", "unchanged" or "failed". Any exception is recorded first (Degraded, and an audit
+    event when the endpoint starts failing), then raised again if retrying soon can help."""
+    claimed = claim(Endpoint, endpoint_id)
+    if claimed is not Claim.CLAIMED:
+        return claimed.value
     try:
         endpoint = _load(endpoint_id)
         if endpoint is None:
             return "gone"
-        if endpoint.state == Endpoint.State.DELETING or endpoint.tenant.state == "deleting":
-            return _delete(endpoint, backend)
-        if endpoint.tenant.last_reconciled_at is None:
-            _write_status(
-                endpoint,
-                updates={"next_check_at": next_check(settled=False)},
-                conditions=[("Progressing", True, "WaitingForNamespace", "")],
-            )
-            return "waiting"
-        return _apply(endpoint, backend)
+        try:
+            if endpoint.state == Endpoint.State.DELETING or endpoint.tenant.state == "deleting":
+                return _delete(endpoint, backend)
+            if endpoint.tenant.last_reconciled_at is None:
+                _write_status(
+                    endpoint,
+                    updates={"next_check_at": next_check(settled=False)},
+                    conditions=[("Progressing", True, "WaitingForNamespace", "")],
+                )
+                return "waiting"
+            return _apply(endpoint, backend)
+        except Exception as error:
+            return _fail(endpoint, endpoint.generation, error)
     finally:
         release(Endpoint, endpoint_id)
 
@@ -150,19 +155,22 @@ def _system(endpoint: Endpoint) -> Principal:
 def _apply(endpoint: Endpoint, backend: ClusterBackend) -> str:
     generation = endpoint.generation
     spec = endpoint.scaling_policy.to_spec()
-    try:
-        desired = desired_objects(endpoint)
-        outcome = sync_objects(
-            backend,
-            desired,
-            scopes=_scopes(endpoint),
-            selector={ENDPOINT_LABEL: endpoint.name},
-            create_only=created_at_zero(endpoint, desired),
+    desired = desired_objects(endpoint)
+    outcome = sync_objects(
+        backend,
+        desired,
+        scopes=_scopes(endpoint),
+        selector={ENDPOINT_LABEL: endpoint.name},
+        create_only=created_at_zero(endpoint, desired),
+    )
+    stable = endpoint.stable_revision.kubernetes_name
+    live = backend.get(ObjectRef("apps/v1", "Deployment", endpoint.tenant.namespace, stable))
+    if outcome.wrote:
+        # Pods come and go with this change: read the tenant's quota usage back soon.
+        soon = next_check(settled=False)
+        Tenant.objects.filter(pk=endpoint.tenant_id, next_check_at__gt=soon).update(
+            next_check_at=soon
         )
-        stable = endpoint.stable_revision.kubernetes_name
-        live = backend.get(ObjectRef("apps/v1", "Deployment", endpoint.tenant.namespace, stable))
-    except ClusterError as error:
-        return _fail(endpoint, generation, error)
     readiness = _readiness(live, spec, endpoint.tenant)
     degraded = ("Degraded", False, "Applied", "")
     if readiness.quota_failure:
@@ -216,32 +224,30 @@ def _write_status(
     return transitioned
 
 
-def _fail(endpoint: Endpoint, generation: int, error: ClusterError) -> str:
+def _fail(endpoint: Endpoint, generation: int, error: Exception) -> str:
+    failure = failure_of(error)
     updates = {"next_check_at": next_check(settled=False)}
-    if not error.retryable:
+    if not failure.retryable:
         # Observed and refused (forbidden, invalid, quota): retrying now fails the same way.
         updates |= {"observed_generation": generation, "last_reconciled_at": timezone.now()}
     _write_status(
         endpoint,
         updates=updates,
         conditions=[
-            ("Ready", False, error.reason, error.message),
-            ("Degraded", True, error.reason, error.message),
+            ("Ready", False, failure.reason, failure.message),
+            ("Degraded", True, failure.reason, failure.message),
         ],
-        failure=error.message,
+        failure=failure.message,
     )
-    if error.retryable:
+    if failure.retryable:
         raise error
     return "failed"
 
 
 def _delete(endpoint: Endpoint, backend: ClusterBackend) -> str:
-    try:
-        removed = delete_all(
-            backend, scopes=_scopes(endpoint), selector={ENDPOINT_LABEL: endpoint.name}
-        )
-    except ClusterError as error:
-        return _fail(endpoint, endpoint.generation, error)
+    removed = delete_all(
+        backend, scopes=_scopes(endpoint), selector={ENDPOINT_LABEL: endpoint.name}
+    )
     with transaction.atomic():
         # Lock order (docs/decisions/0006-lock-order.md): the endpoint row before the rows that
         # go with it, the audit chain head last.

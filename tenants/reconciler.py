@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from control_plane.audit.services import record
 from control_plane.auth.principal import Principal
-from control_plane.cluster import ClusterBackend, ClusterError, ObjectRef
+from control_plane.cluster import ClusterBackend, ObjectRef
 from control_plane.cluster.sync import delete_all, sync_objects
 from control_plane.conditions import set_condition
-from control_plane.reconcile import claim, next_check, release
+from control_plane.reconcile import Claim, Failure, claim, failure_of, next_check, release
 from tenants.manifests import TENANT_KINDS, TENANT_LABEL, tenant_objects
 from tenants.models import Tenant
 
@@ -32,12 +32,16 @@ def _scopes(tenant: Tenant) -> list[tuple[str, str, str | None]]:
     return scopes
 
 
-def _quota_used(backend: ClusterBackend, desired: list[dict]) -> dict | None:
+def _quota_used(backend: ClusterBackend, desired: list[dict]) -> tuple[dict | None, bool]:
+    """The quota's `status.used`, and whether the quota controller has caught up with our spec
+    (its `status.hard` equals `spec.hard`): until it has, `used` may still read 0."""
     for obj in desired:
         if obj["kind"] == "ResourceQuota":
-            live = backend.get(ObjectRef.of(obj))
-            return (live or {}).get("status", {}).get("used")
-    return None
+            live = backend.get(ObjectRef.of(obj)) or {}
+            status = live.get("status") or {}
+            current = status.get("hard") == (live.get("spec") or {}).get("hard")
+            return status.get("used"), current and "used" in status
+    return None, True
 
 
 def _record(tenant: Tenant, actor: Principal, **fields) -> None:
@@ -49,36 +53,39 @@ def _record(tenant: Tenant, actor: Principal, **fields) -> None:
 def reconcile_tenant(tenant_id: int, *, backend: ClusterBackend) -> str:
     """Level-triggered: apply what the tenant should have, prune what it should not, read back.
 
-    Returns what happened ("busy", "gone", "applied", "unchanged", "deleted", "failed"); raises
-    a retryable ClusterError after recording it, so the task can retry with backoff.
+    Returns what happened ("busy", "gone", "applied", "unchanged", "waiting", "deleted",
+    "failed"). Any exception is recorded first (Degraded, and an audit event when the tenant
+    starts failing), then raised again if retrying soon can help.
     """
-    if not claim(Tenant, tenant_id):
-        return "busy"
+    claimed = claim(Tenant, tenant_id)
+    if claimed is not Claim.CLAIMED:
+        return claimed.value
     try:
         tenant = Tenant.objects.select_related("quota").filter(pk=tenant_id).first()
         if tenant is None:
             return "gone"
-        if tenant.state == Tenant.State.DELETING:
-            return _delete(tenant, backend)
-        return _apply(tenant, backend)
+        system = Principal.system(request_id=f"reconcile-tenant-{tenant.pk}-g{tenant.generation}")
+        try:
+            if tenant.state == Tenant.State.DELETING:
+                return _delete(tenant, backend, system)
+            return _apply(tenant, backend, system)
+        except Exception as error:
+            failure = failure_of(error)
+            _write_failure(tenant, tenant.generation, failure, system)
+            if failure.retryable:
+                raise
+            return "failed"
     finally:
         release(Tenant, tenant_id)
 
 
-def _apply(tenant: Tenant, backend: ClusterBackend) -> str:
-    system = Principal.system(request_id=f"reconcile-tenant-{tenant.pk}-g{tenant.generation}")
+def _apply(tenant: Tenant, backend: ClusterBackend, system: Principal) -> str:
     generation = tenant.generation
     desired = tenant_objects(tenant)
-    try:
-        outcome = sync_objects(
-            backend, desired, scopes=_scopes(tenant), selector={TENANT_LABEL: tenant.slug}
-        )
-        quota_used = _quota_used(backend, desired)
-    except ClusterError as error:
-        _write_failure(tenant, generation, error, system)
-        if error.retryable:
-            raise
-        return "failed"
+    outcome = sync_objects(
+        backend, desired, scopes=_scopes(tenant), selector={TENANT_LABEL: tenant.slug}
+    )
+    quota_used, quota_current = _quota_used(backend, desired)
     conditions, _ = set_condition(tenant.conditions, "Ready", True, "Applied", "Namespace ready.")
     conditions, _ = set_condition(conditions, "Degraded", False, "Applied")
     with transaction.atomic():
@@ -87,7 +94,8 @@ def _apply(tenant: Tenant, backend: ClusterBackend) -> str:
             conditions=conditions,
             quota_used=quota_used,
             last_reconciled_at=timezone.now(),
-            next_check_at=next_check(settled=True),
+            # Read the quota's usage again soon while its controller has not caught up.
+            next_check_at=next_check(settled=quota_current and not outcome.wrote),
         )
         if outcome.wrote:
             _record(
@@ -99,13 +107,15 @@ def _apply(tenant: Tenant, backend: ClusterBackend) -> str:
     return "applied" if outcome.wrote else "unchanged"
 
 
-def _write_failure(tenant: Tenant, generation: int, error: ClusterError, system: Principal) -> None:
-    conditions, _ = set_condition(tenant.conditions, "Ready", False, error.reason, error.message)
+def _write_failure(tenant: Tenant, generation: int, failure: Failure, system: Principal) -> None:
+    conditions, _ = set_condition(
+        tenant.conditions, "Ready", False, failure.reason, failure.message
+    )
     conditions, transitioned = set_condition(
-        conditions, "Degraded", True, error.reason, error.message
+        conditions, "Degraded", True, failure.reason, failure.message
     )
     fields = {"conditions": conditions, "next_check_at": next_check(settled=False)}
-    if not error.retryable:
+    if not failure.retryable:
         # Observed and refused: retrying at once would fail the same way. The resync tries
         # again once the object is stale, or at once when someone changes it.
         fields |= {"observed_generation": generation, "last_reconciled_at": timezone.now()}
@@ -117,21 +127,26 @@ def _write_failure(tenant: Tenant, generation: int, error: ClusterError, system:
                 system,
                 action="tenant.reconcile",
                 outcome="failure",
-                reason=error.message,
+                reason=failure.message,
             )
 
 
-def _delete(tenant: Tenant, backend: ClusterBackend) -> str:
+def _delete(tenant: Tenant, backend: ClusterBackend, system: Principal) -> str:
     """Endpoints' objects go with the namespace; the ReferenceGrant lives elsewhere and is
-    removed explicitly. The rows go last, so a failure leaves everything to retry."""
-    system = Principal.system(request_id=f"delete-tenant-{tenant.pk}")
-    try:
-        removed = delete_all(backend, scopes=_scopes(tenant), selector={TENANT_LABEL: tenant.slug})
-    except ClusterError as error:
-        _write_failure(tenant, tenant.generation, error, system)
-        if error.retryable:
-            raise
-        return "failed"
+    removed explicitly. The rows go last, once the namespace is really gone: a namespace stays
+    Terminating while finalizers (the KEDA operator's on ScaledObjects) run, and forgetting the
+    tenant before then would let it be re-created into a namespace being terminated."""
+    removed = delete_all(backend, scopes=_scopes(tenant), selector={TENANT_LABEL: tenant.slug})
+    namespace = backend.get(ObjectRef("v1", "Namespace", None, tenant.namespace))
+    if namespace is not None:
+        message = f"Namespace {tenant.namespace} is terminating; the tenant goes once it is gone."
+        conditions, _ = set_condition(
+            tenant.conditions, "Progressing", True, "NamespaceTerminating", message
+        )
+        Tenant.objects.filter(pk=tenant.pk).update(
+            conditions=conditions, next_check_at=next_check(settled=False)
+        )
+        return "waiting"
     with transaction.atomic():
         # Lock order (docs/decisions/0006-lock-order.md): the tenant row before the rows that go
         # with it, the audit chain head last.

@@ -107,6 +107,12 @@ def tenant_create(
         raise from_django(error) from None
     try:
         with transaction.atomic():
+            if Tenant.objects.filter(slug=slug, state=Tenant.State.DELETING).exists():
+                raise Conflict(
+                    f"Tenant {slug!r} is still being deleted (its namespace is terminating); "
+                    "create it again once it is gone.",
+                    field="slug",
+                )
             tenant = Tenant.objects.create(slug=slug, display_name=display_name)
             Quota.objects.create(tenant=tenant, **quota.as_fields())
             record(

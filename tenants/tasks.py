@@ -6,8 +6,7 @@ from celery import shared_task
 from django.db.models import F, Q
 from django.utils import timezone
 
-from control_plane.cluster import ClusterError
-from control_plane.reconcile import cluster_backend, retry_countdown
+from control_plane.reconcile import cluster_backend, run_reconcile_task
 from control_plane.scheduling import send_reconcile
 from tenants import reconciler
 from tenants.models import Tenant
@@ -15,13 +14,9 @@ from tenants.models import Tenant
 
 @shared_task(bind=True, name="tenants.reconcile_tenant", acks_late=True, max_retries=8)
 def reconcile_tenant(self, tenant_id: int) -> str:
-    try:
-        result = reconciler.reconcile_tenant(tenant_id, backend=cluster_backend())
-    except ClusterError as error:
-        raise self.retry(exc=error, countdown=retry_countdown(self.request.retries))
-    if result == "busy":
-        raise self.retry(countdown=retry_countdown(self.request.retries))
-    return result
+    return run_reconcile_task(
+        self, lambda: reconciler.reconcile_tenant(tenant_id, backend=cluster_backend())
+    )
 
 
 def _due(model) -> list[int]:

@@ -1,6 +1,7 @@
 """Errors of the cluster backends.
 
-Each carries a short machine `reason` (stored in conditions), a `message` a person can act on
+Each carries a short machine `reason` (stored in conditions, so CamelCase as Kubernetes' own
+condition reasons are), a `message` a person can act on
 (it includes the API server's own words), and whether retrying can help. Reconcilers retry only
 `retryable` errors; the others are reported as they are.
 """
@@ -11,7 +12,7 @@ import re
 
 
 class ClusterError(Exception):
-    reason = "server_error"
+    reason = "ServerError"
     retryable = False
 
     def __init__(
@@ -33,33 +34,33 @@ class ClusterError(Exception):
 
 
 class Forbidden(ClusterError):
-    reason = "forbidden"
+    reason = "Forbidden"
 
 
 class Invalid(ClusterError):
-    reason = "invalid"
+    reason = "Invalid"
 
 
 class NotFound(ClusterError):
-    reason = "not_found"
+    reason = "NotFound"
 
 
 class Conflict(ClusterError):
-    reason = "conflict"
+    reason = "Conflict"
 
 
 class Unreachable(ClusterError):
-    reason = "unreachable"
+    reason = "Unreachable"
     retryable = True
 
 
 class ServerError(ClusterError):
-    reason = "server_error"
+    reason = "ServerError"
     retryable = True
 
 
 class Throttled(ClusterError):
-    reason = "throttled"
+    reason = "Throttled"
     retryable = True
 
 
@@ -78,7 +79,7 @@ _MUST_SPECIFY = re.compile(r"failed quota: (?P<quota>[^:]+): (?P<detail>.+)")
 class QuotaExceeded(ClusterError):
     """A ResourceQuota refused the request; `quota_name` and the numbers come from its text."""
 
-    reason = "quota_exceeded"
+    reason = "QuotaExceeded"
 
     def __init__(self, message: str, **kwargs) -> None:
         super().__init__(message, **kwargs)

@@ -61,7 +61,7 @@ def test_forbidden_carries_the_server_message_and_is_not_retried(backend, kube_a
         backend.apply([factories.deployment()])
 
     assert str(raised.value) == f"forbidden: {RBAC_MESSAGE}"
-    assert raised.value.reason == "forbidden"
+    assert raised.value.reason == "Forbidden"
     assert raised.value.status == 403
     assert not raised.value.retryable
     assert len(kube_apiserver.requests("apply")) == 1
@@ -81,7 +81,7 @@ def test_a_pod_over_quota_raises_quota_exceeded_with_the_numbers(backend):
         backend.apply([pod])
 
     error = raised.value
-    assert error.reason == "quota_exceeded"
+    assert error.reason == "QuotaExceeded"
     assert error.quota_name == "gpu"
     assert error.requested == {"requests.nvidia.com/gpu": "2"}
     assert error.used == {"requests.nvidia.com/gpu": "0"}
@@ -145,7 +145,7 @@ def test_throttling_that_persists_raises_throttled(backend, kube_apiserver, slee
         backend.get(ObjectRef.of(factories.namespace()))
 
     assert raised.value.retryable
-    assert raised.value.reason == "throttled"
+    assert raised.value.reason == "Throttled"
     assert len(sleeps) == 3
     # Full jitter: each delay is at most the exponential bound of its attempt.
     assert all(delay <= bound for delay, bound in zip(sleeps, (0.2, 0.4, 0.8), strict=True))

@@ -7,7 +7,7 @@ import pytest
 from control_plane.audit.models import AuditEvent
 from control_plane.cluster import ObjectRef
 from control_plane.conditions import condition
-from control_plane.reconcile import claim
+from control_plane.reconcile import Claim, claim
 from endpoints import services as endpoint_services
 from endpoints.models import Endpoint
 from endpoints.reconciler import PAUSED_REPLICAS_ANNOTATION, reconcile_endpoint
@@ -92,7 +92,7 @@ def test_forbidden_ends_degraded_with_the_servers_message_and_no_retry(
     assert reconcile_endpoint(world.own_endpoint.pk, backend=kube_backend) == "failed"
     assert len([r for r in kube_apiserver.requests() if r.method == "PATCH"]) == 1
     degraded = _status(world.own_endpoint, "Degraded")
-    assert degraded["reason"] == "forbidden"
+    assert degraded["reason"] == "Forbidden"
     assert "policy says no" in degraded["message"]
     endpoint = world.own_endpoint
     assert endpoint.observed_generation == endpoint.generation
@@ -163,9 +163,16 @@ def test_suspending_a_tenant_pauses_its_endpoints_at_zero(world, kube_backend):
 
 
 def test_one_reconcile_per_object_at_a_time(world):
-    assert claim(Endpoint, world.own_endpoint.pk)
-    assert not claim(Endpoint, world.own_endpoint.pk)
+    assert claim(Endpoint, world.own_endpoint.pk) is Claim.CLAIMED
+    assert claim(Endpoint, world.own_endpoint.pk) is Claim.BUSY
     assert reconcile_endpoint(world.own_endpoint.pk, backend=None) == "busy"
+
+
+def test_a_reconcile_of_a_deleted_object_ends_quietly_as_gone(world):
+    pk = world.foreign.pk
+    Tenant.objects.filter(pk=pk).delete()
+    assert claim(Tenant, pk) is Claim.GONE
+    assert reconcile_tenant(pk, backend=None) == "gone"
 
 
 def test_directory_backend_output_is_byte_identical_across_runs(world, tmp_path):
