@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from django.conf import settings
-from django.db import DatabaseError, models
-from django.db.models import Q
+from django.db import DatabaseError, models, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from control_plane.cluster import ClusterBackend, ClusterError, get_backend
@@ -38,11 +38,35 @@ def claim(model: type[models.Model], pk: int) -> Claim:
     claimed = (
         model.objects.filter(pk=pk)
         .filter(Q(reconcile_lease_until__isnull=True) | Q(reconcile_lease_until__lt=now))
-        .update(reconcile_lease_until=now + LEASE)
+        .update(reconcile_lease_until=now + LEASE, reconcile_queued_until=None)
     )
     if claimed == 1:
         return Claim.CLAIMED
     return Claim.BUSY if model.objects.filter(pk=pk).exists() else Claim.GONE
+
+
+def claim_due(model: type[models.Model], *, limit: int | None = None) -> list[int]:
+    """The objects the resync should queue now, each marked queued in the same transaction:
+    desired state ahead of what was observed, or a check due; not leased by a worker, and not
+    already queued. A backlog (a dead worker, a broker outage) therefore holds each object at
+    most once, however many resync ticks run; the mark expires after LEASE in case the message
+    was lost, and a worker's claim clears it."""
+    now = timezone.now()
+    due = (
+        model.objects.filter(
+            Q(observed_generation__lt=F("generation"))
+            | Q(next_check_at__isnull=True)
+            | Q(next_check_at__lte=now)
+        )
+        .filter(Q(reconcile_lease_until__isnull=True) | Q(reconcile_lease_until__lt=now))
+        .filter(Q(reconcile_queued_until__isnull=True) | Q(reconcile_queued_until__lt=now))
+        .order_by("next_check_at", "pk")
+    )
+    with transaction.atomic():
+        # SKIP LOCKED: two overlapping resyncs split the due objects instead of both taking them.
+        pks = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
+        model.objects.filter(pk__in=pks).update(reconcile_queued_until=now + LEASE)
+    return pks
 
 
 def release(model: type[models.Model], pk: int) -> None:

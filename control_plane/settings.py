@@ -165,7 +165,13 @@ READINESS_RECHECK_SECONDS = env_int("READINESS_RECHECK_SECONDS", 20, minimum=1)
 PRUNE_ORPHANS_INTERVAL_SECONDS = env_int("PRUNE_ORPHANS_INTERVAL_SECONDS", 600, minimum=10)
 RESYNC_STALE_AFTER_SECONDS = env_int("RESYNC_STALE_AFTER_SECONDS", 600, minimum=1)
 CELERY_BEAT_SCHEDULE = {
-    "resync": {"task": "control_plane.resync", "schedule": float(RESYNC_INTERVAL_SECONDS)},
+    "resync": {
+        "task": "control_plane.resync",
+        "schedule": float(RESYNC_INTERVAL_SECONDS),
+        # A tick not run within its interval is dropped: after an outage the queued ticks do
+        # not run back to back (the next one covers everything anyway).
+        "options": {"expires": float(RESYNC_INTERVAL_SECONDS)},
+    },
     "prune-orphans": {
         "task": "control_plane.prune_orphans",
         "schedule": float(PRUNE_ORPHANS_INTERVAL_SECONDS),

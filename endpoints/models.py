@@ -109,6 +109,9 @@ class Endpoint(models.Model):
     ready_replicas = models.PositiveIntegerField(default=0)
     # A worker holds the object until then while it reconciles it (control_plane/reconcile.py).
     reconcile_lease_until = models.DateTimeField(null=True, blank=True)
+    # The resync queued a reconcile of it and queues no other until then, or until a worker
+    # claims it: a backlog holds each object once (control_plane/reconcile.py).
+    reconcile_queued_until = models.DateTimeField(null=True, blank=True)
     # When the resync looks again although nothing changed: soon while progressing or failing,
     # after RESYNC_STALE_AFTER_SECONDS once settled (to catch drift and heal lost messages).
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)

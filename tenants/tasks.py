@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db.models import F, Q
-from django.utils import timezone
 
-from control_plane.reconcile import cluster_backend, run_reconcile_task
+from control_plane.reconcile import claim_due, cluster_backend, run_reconcile_task
 from control_plane.scheduling import send_reconcile
 from tenants import reconciler
 from tenants.models import Tenant
@@ -19,23 +17,14 @@ def reconcile_tenant(self, tenant_id: int) -> str:
     )
 
 
-def _due(model) -> list[int]:
-    now = timezone.now()
-    due = model.objects.filter(
-        Q(observed_generation__lt=F("generation"))
-        | Q(next_check_at__isnull=True)
-        | Q(next_check_at__lte=now)
-    ).filter(Q(reconcile_lease_until__isnull=True) | Q(reconcile_lease_until__lt=now))
-    return list(due.values_list("pk", flat=True))
-
-
 @shared_task(name="control_plane.resync", acks_late=True)
 def resync() -> dict[str, int]:
-    """Reconcile every object whose desired state is ahead of what was observed, or whose next
-    check is due: lost messages and killed workers heal here."""
+    """Queue a reconcile of every object whose desired state is ahead of what was observed, or
+    whose next check is due, unless one is already queued: lost messages and killed workers
+    heal here, and a backlog never holds an object twice."""
     from endpoints.models import Endpoint
 
-    tenants, endpoints = _due(Tenant), _due(Endpoint)
+    tenants, endpoints = claim_due(Tenant), claim_due(Endpoint)
     for tenant_id in tenants:
         send_reconcile("tenants.reconcile_tenant", tenant_id)
     for endpoint_id in endpoints:

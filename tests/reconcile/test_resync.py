@@ -1,0 +1,51 @@
+"""The resync queues each due object once, however many ticks run while it waits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from control_plane.reconcile import Claim, claim, release
+from endpoints.models import Endpoint
+from tenants import tasks
+from tenants.models import Tenant
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sent(monkeypatch) -> list[tuple[str, int]]:
+    messages: list[tuple[str, int]] = []
+    monkeypatch.setattr(tasks, "send_reconcile", lambda name, pk: messages.append((name, pk)))
+    return messages
+
+
+def test_many_resync_ticks_while_a_reconcile_is_queued_queue_it_once(world, sent):
+    for _ in range(50):
+        tasks.resync()
+    objects = Tenant.objects.count() + Endpoint.objects.count()
+    assert len(sent) == objects
+    assert len(set(sent)) == objects
+
+
+def test_a_claimed_object_can_be_queued_again_once_it_is_due(world, sent):
+    tasks.resync()
+    sent.clear()
+    pk = world.own_endpoint.pk
+    assert claim(Endpoint, pk) is Claim.CLAIMED
+    release(Endpoint, pk)
+    Endpoint.objects.filter(pk=pk).update(next_check_at=timezone.now() - timedelta(seconds=1))
+    tasks.resync()
+    assert sent == [("endpoints.reconcile_endpoint", pk)]
+
+
+def test_a_lost_message_is_queued_again_after_the_mark_expires(world, sent):
+    tasks.resync()
+    sent.clear()
+    Tenant.objects.filter(pk=world.own.pk).update(
+        reconcile_queued_until=timezone.now() - timedelta(seconds=1)
+    )
+    tasks.resync()
+    assert sent == [("tenants.reconcile_tenant", world.own.pk)]
