@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,27 +13,12 @@ from control_plane.conditions import set_condition
 from control_plane.reconcile import Claim, claim, failure_of, next_check, release
 from endpoints.manifests import ENDPOINT_KINDS, ENDPOINT_LABEL, endpoint_objects
 from endpoints.models import Endpoint
-from scaling.spec import ScalingSpec
+from endpoints.readiness import readiness as endpoint_readiness
 from tenants.models import Tenant
 
 # KEDA holds a paused ScaledObject's workload at this many replicas
 # (https://keda.sh/docs/latest/concepts/scaling-deployments/#pause-autoscaling).
 PAUSED_REPLICAS_ANNOTATION = "autoscaling.keda.sh/paused-replicas"
-
-
-@dataclass(frozen=True)
-class Readiness:
-    ready: bool
-    reason: str
-    message: str
-    ready_replicas: int
-    quota_failure: str = ""
-    # Held where it is on purpose (a suspended tenant): checked at the slow cadence.
-    held: bool = False
-
-    @property
-    def settled(self) -> bool:
-        return self.held or (self.ready and not self.quota_failure)
 
 
 def _load(endpoint_id: int) -> Endpoint | None:
@@ -80,44 +63,6 @@ def desired_objects(endpoint: Endpoint) -> list[dict]:
             if obj["kind"] == "ScaledObject":
                 obj["metadata"].setdefault("annotations", {})[PAUSED_REPLICAS_ANNOTATION] = "0"
     return objects
-
-
-def _readiness(live: dict | None, spec: ScalingSpec, tenant: Tenant) -> Readiness:
-    status = (live or {}).get("status") or {}
-    ready_replicas = int(status.get("readyReplicas", 0))
-    quota_failure = next(
-        (
-            c.get("message", "")
-            for c in status.get("conditions") or []
-            if c.get("type") == "ReplicaFailure"
-            and c.get("status") == "True"
-            and "exceeded quota" in c.get("message", "")
-        ),
-        "",
-    )
-    if tenant.state == Tenant.State.SUSPENDED:
-        return Readiness(
-            False, "TenantSuspended", "The tenant is suspended.", ready_replicas, held=True
-        )
-    if ready_replicas > 0:
-        message = f"{ready_replicas} replica(s) ready."
-        return Readiness(True, "Available", message, ready_replicas, quota_failure)
-    # At zero only once the Deployment asks for none (`spec.replicas`), and the controller has
-    # seen that (`status.observedGeneration`) and runs none: a read-back before the controller
-    # filled in `status` says nothing about the pod being created.
-    desired_replicas = ((live or {}).get("spec") or {}).get("replicas")
-    observed = status.get("observedGeneration") == ((live or {}).get("metadata") or {}).get(
-        "generation"
-    )
-    if spec.min_replicas == 0 and desired_replicas == 0 and observed and not status.get("replicas"):
-        return Readiness(
-            True,
-            "ScaledToZero",
-            "No replica runs; the first request starts one (cold start).",
-            0,
-            quota_failure,
-        )
-    return Readiness(False, "Starting", "Waiting for the first replica.", 0, quota_failure)
 
 
 def reconcile_endpoint(endpoint_id: int, *, backend: ClusterBackend) -> str:
@@ -171,10 +116,21 @@ def _apply(endpoint: Endpoint, backend: ClusterBackend) -> str:
         Tenant.objects.filter(pk=endpoint.tenant_id, next_check_at__gt=soon).update(
             next_check_at=soon
         )
-    readiness = _readiness(live, spec, endpoint.tenant)
+    pods = []
+    live_status = (live or {}).get("status") or {}
+    if live_status.get("unavailableReplicas"):
+        # Only while some pod is not ready: its reason makes the condition say what is wrong.
+        selector = ((live.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        pods = backend.list("v1", "Pod", endpoint.tenant.namespace, selector)
+    readiness = endpoint_readiness(
+        live,
+        pods,
+        min_replicas=spec.min_replicas,
+        suspended=endpoint.tenant.state == Tenant.State.SUSPENDED,
+    )
     degraded = ("Degraded", False, "Applied", "")
-    if readiness.quota_failure:
-        degraded = ("Degraded", True, "QuotaExceeded", readiness.quota_failure)
+    if readiness.degraded is not None:
+        degraded = ("Degraded", True, *readiness.degraded)
     changed = _write_status(
         endpoint,
         updates={

@@ -24,7 +24,7 @@ import yaml
 from kubernetes.client import ApiClient, Configuration
 
 from tests.fakes import kube_resources
-from tests.fakes.kube_state import ApiError, ClusterState
+from tests.fakes.kube_state import ApiError, ClusterState, PodProblem
 
 WRITE_VERBS = {"create", "apply", "delete"}
 _REASONS = {
@@ -145,6 +145,9 @@ class FakeKubeApiServer:
         self, api_version: str, kind: str, namespace: str | None, name: str, edit
     ) -> None:
         self.state.hand_edit(api_version, kind, namespace, name, edit)
+
+    def hold_pods(self, namespace: str, name: str, problem: PodProblem | None) -> None:
+        self.state.hold_pods(namespace, name, problem)
 
     def set_replicas(self, namespace: str, name: str, replicas: int) -> None:
         """Scale a Deployment as an autoscaler would, through the scale subresource."""

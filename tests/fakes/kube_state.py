@@ -91,6 +91,8 @@ class ClusterState:
         self._by_namespace: dict[str | None, set[tuple[str, str, str | None, str]]] = {}
         self._revision = 0
         self._sequence = 0
+        # (namespace, Deployment name) -> why its pods do not start (see `hold_pods`).
+        self._pod_problems: dict[tuple[str, str], PodProblem] = {}
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -108,13 +110,13 @@ class ClusterState:
                 for key in self._by_kind.get((resource.group, resource.plural), ())
                 if namespace is None or key[2] == namespace
             )
+            bodies = [self._objects[key].body for key in keys]
+            if resource.kind == "Pod":
+                bodies += self._held_pods(namespace)
             items = [
-                self._served(self._objects[key].body, resource, version)
-                for key in keys
-                if all(
-                    req(self._objects[key].body["metadata"].get("labels") or {})
-                    for req in requirements
-                )
+                self._served(body, resource, version)
+                for body in bodies
+                if all(req(body["metadata"].get("labels") or {}) for req in requirements)
             ]
             revision = self._revision
         if resource.group in _BUILT_IN_GROUPS:
@@ -209,6 +211,37 @@ class ClusterState:
             edit(new_body)
             self._replace(stored, new_body)
             self._settle(namespace)
+
+    def hold_pods(self, namespace: str, name: str, problem: PodProblem | None) -> None:
+        """Keep a Deployment's pods from becoming ready, as a bad image, a crash loop or a
+        node shortage does: its pods exist (and are listed) but are not ready, and with
+        `problem.deadline_exceeded` the Deployment reports ProgressDeadlineExceeded, as the
+        controller does after `progressDeadlineSeconds`. None lets them start."""
+        with self._lock:
+            if problem is None:
+                self._pod_problems.pop((namespace, name), None)
+            else:
+                self._pod_problems[(namespace, name)] = problem
+            self._settle(namespace)
+
+    def _held_pods(self, namespace: str | None) -> list[dict]:
+        pods = []
+        for (where, name), problem in sorted(self._pod_problems.items()):
+            if namespace is not None and where != namespace:
+                continue
+            deployment = next(
+                (
+                    d
+                    for d in self._of_kind("Deployment", where)
+                    if d.body["metadata"]["name"] == name
+                ),
+                None,
+            )
+            if deployment is None:
+                continue
+            for index in range(deployment.body["spec"].get("replicas", 1)):
+                pods.append(_held_pod(deployment.body, index, problem))
+        return pods
 
     def set_replicas(
         self, namespace: str, name: str, replicas: int, *, manager: str = "keda-operator"
@@ -399,6 +432,10 @@ class ClusterState:
             desired = deployment.body["spec"].get("replicas", 1)
             pod_spec = _template_spec(deployment.body)
             started, failure = 0, None
+            problem = self._pod_problems.get((namespace, deployment.body["metadata"]["name"]))
+            if problem is not None:
+                self._set_status(deployment, _held_status(deployment.body, desired, problem))
+                continue
             while started < desired:
                 refusal = kube_quota.refusal(quota_bodies, used, pod_spec)
                 if refusal:
@@ -679,3 +716,93 @@ def _details(resource: ResourceType, name: str) -> dict:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class PodProblem:
+    """Why a Deployment's pods do not become ready. `reason` is a container waiting reason
+    (ImagePullBackOff, ErrImagePull, CrashLoopBackOff) or "Unschedulable" (the pod is not
+    placed; `message` is then the scheduler's)."""
+
+    reason: str
+    message: str
+    deadline_exceeded: bool = False
+
+
+def _held_pod(deployment: dict, index: int, problem: PodProblem) -> dict:
+    template = deployment["spec"]["template"]
+    container = (template["spec"].get("containers") or [{}])[0].get("name", "main")
+    if problem.reason == "Unschedulable":
+        conditions = [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": problem.message,
+            }
+        ]
+        container_statuses = []
+    else:
+        conditions = [{"type": "PodScheduled", "status": "True"}]
+        container_statuses = [
+            {
+                "name": container,
+                "ready": False,
+                "restartCount": 3 if problem.reason == "CrashLoopBackOff" else 0,
+                "state": {"waiting": {"reason": problem.reason, "message": problem.message}},
+            }
+        ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": _pod_name(deployment, index),
+            "namespace": deployment["metadata"]["namespace"],
+            "labels": dict(template["metadata"].get("labels") or {}),
+            "creationTimestamp": _now(),
+        },
+        "spec": copy.deepcopy(template["spec"]),
+        "status": {
+            "phase": "Pending",
+            "conditions": conditions,
+            "containerStatuses": container_statuses,
+        },
+    }
+
+
+def _held_status(body: dict, desired: int, problem: PodProblem) -> dict:
+    """A Deployment whose pods exist but never become ready; the deployment controller's
+    condition reasons (pkg/controller/deployment/util/deployment_util.go)."""
+    previous = {c["type"]: c for c in (body.get("status") or {}).get("conditions") or []}
+    replica_set = f"{body['metadata']['name']}-{_template_hash(body)}"
+    if problem.deadline_exceeded:
+        progressing = _condition(
+            previous,
+            "Progressing",
+            False,
+            "ProgressDeadlineExceeded",
+            f'ReplicaSet "{replica_set}" has timed out progressing.',
+        )
+    else:
+        progressing = _condition(
+            previous,
+            "Progressing",
+            True,
+            "ReplicaSetUpdated",
+            f'ReplicaSet "{replica_set}" is progressing.',
+        )
+    counts = {"replicas": desired, "updatedReplicas": desired, "unavailableReplicas": desired}
+    return {
+        "observedGeneration": body["metadata"]["generation"],
+        **{key: value for key, value in counts.items() if value},
+        "conditions": [
+            _condition(
+                previous,
+                "Available",
+                False,
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.",
+            ),
+            progressing,
+        ],
+    }

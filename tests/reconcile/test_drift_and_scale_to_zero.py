@@ -11,13 +11,15 @@ from django.utils import timezone
 
 from control_plane.cluster import ObjectRef
 from control_plane.cluster.labels import APPLIED_HASH_ANNOTATION
+from control_plane.conditions import condition
 from endpoints import services as endpoint_services
 from endpoints.models import Endpoint
-from endpoints.reconciler import _readiness, reconcile_endpoint
+from endpoints.reconciler import reconcile_endpoint
 from scaling.services import policy_fields
 from tenants import services as tenant_services
 from tenants.reconciler import reconcile_tenant
 from tests.factories import system
+from tests.fakes.kube_state import PodProblem
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +31,11 @@ def _scale_to_zero(world) -> None:
     endpoint_services.endpoint_update_scaling(
         actor=system(), endpoint=world.own_endpoint, scaling=policy | {"min_replicas": 0}
     )
+
+
+def _condition(endpoint: Endpoint, type_: str) -> dict:
+    endpoint.refresh_from_db()
+    return condition(endpoint.conditions, type_)
 
 
 def _container(deployment: dict) -> dict:
@@ -85,27 +92,6 @@ def test_a_hand_edit_of_the_model_is_reverted_by_the_next_reconcile(
     assert kube_apiserver.write_count() == 0
 
 
-def test_scaled_to_zero_is_reported_only_once_the_deployment_asks_for_none(world):
-    spec = world.own_endpoint.scaling_policy.to_spec()
-    spec = type(spec)(**{**spec.__dict__, "min_replicas": 0})
-    fresh = {"metadata": {"generation": 1}, "spec": {}, "status": {}}
-    assert _readiness(fresh, spec, world.own).reason == "Starting"
-
-    defaulted = {"metadata": {"generation": 1}, "spec": {"replicas": 1}, "status": {}}
-    assert _readiness(defaulted, spec, world.own).reason == "Starting"
-
-    not_yet_observed = {"metadata": {"generation": 2}, "spec": {"replicas": 0}, "status": {}}
-    assert _readiness(not_yet_observed, spec, world.own).reason == "Starting"
-
-    at_zero = {
-        "metadata": {"generation": 2},
-        "spec": {"replicas": 0},
-        "status": {"observedGeneration": 2},
-    }
-    readiness = _readiness(at_zero, spec, world.own)
-    assert (readiness.ready, readiness.reason) == (True, "ScaledToZero")
-
-
 def test_a_suspended_tenants_endpoints_are_settled_not_rechecked_every_few_seconds(
     world, kube_backend
 ):
@@ -115,3 +101,34 @@ def test_a_suspended_tenants_endpoints_are_settled_not_rechecked_every_few_secon
     next_check = Endpoint.objects.get(pk=world.own_endpoint.pk).next_check_at
     stale_after = timedelta(seconds=settings.RESYNC_STALE_AFTER_SECONDS)
     assert next_check > timezone.now() + stale_after / 2
+
+
+def test_a_deployment_stuck_on_its_image_shows_degraded_then_heals(
+    world, kube_backend, kube_apiserver
+):
+    reconcile_tenant(world.own.pk, backend=kube_backend)
+    reconcile_endpoint(world.own_endpoint.pk, backend=kube_backend)
+    kube_apiserver.hold_pods(
+        "tenant-acme",
+        "chat-r1",
+        PodProblem("ImagePullBackOff", 'Back-off pulling image "vllm/vllm-openai:v0.11.0"'),
+    )
+    reconcile_endpoint(world.own_endpoint.pk, backend=kube_backend)
+    degraded = _condition(world.own_endpoint, "Degraded")
+    assert (degraded["status"], degraded["reason"]) == ("True", "ImagePullBackOff")
+    assert "Back-off pulling image" in degraded["message"]
+
+    kube_apiserver.hold_pods(
+        "tenant-acme",
+        "chat-r1",
+        PodProblem("Unschedulable", "0/3 nodes are available", deadline_exceeded=True),
+    )
+    reconcile_endpoint(world.own_endpoint.pk, backend=kube_backend)
+    degraded = _condition(world.own_endpoint, "Degraded")
+    assert degraded["reason"] == "ProgressDeadlineExceeded"
+    assert "0/3 nodes are available" in degraded["message"]
+
+    kube_apiserver.hold_pods("tenant-acme", "chat-r1", None)
+    reconcile_endpoint(world.own_endpoint.pk, backend=kube_backend)
+    assert _condition(world.own_endpoint, "Degraded")["status"] == "False"
+    assert _condition(world.own_endpoint, "Ready")["reason"] == "Available"
