@@ -22,6 +22,30 @@ from control_plane.cluster.objects import apply_order, selector_matches
 from control_plane.cluster.types import ApplyResult, ObjectRef
 
 CLUSTER_SCOPED_FOLDER = "_cluster"
+KUSTOMIZATION = "kustomization.yaml"
+
+# The order a folder's files are applied in by `kubectl apply -k` or a GitOps sync: what others
+# depend on first (a Deployment's ServiceAccount, quota and LimitRange exist before its pods are
+# admitted), custom resources that point at workloads last. Unknown kinds go after these.
+_KIND_ORDER = (
+    "namespace",
+    "serviceaccount",
+    "resourcequota",
+    "limitrange",
+    "networkpolicy",
+    "secret",
+    "configmap",
+    "role.rbac.authorization.k8s.io",
+    "rolebinding.rbac.authorization.k8s.io",
+    "service",
+    "poddisruptionbudget.policy",
+    "deployment.apps",
+    "scaledobject.keda.sh",
+    "httpscaledobject.http.keda.sh",
+    "interceptorroute.http.keda.sh",
+    "httproute.gateway.networking.k8s.io",
+    "referencegrant.gateway.networking.k8s.io",
+)
 
 # Names and namespaces become path parts; the API server's own rule (RFC 1123 subdomain) also
 # keeps them from escaping the root ("..", "/").
@@ -49,6 +73,7 @@ class DirectoryBackend:
         # sync this folder leave `replicas` to KEDA (Argo CD: ignoreDifferences on it).
         del create_only
         results = []
+        touched: set[Path] = set()
         for obj in apply_order(objects):
             ref = ObjectRef.of(obj)
             path = self.path_of(ref)
@@ -62,7 +87,9 @@ class DirectoryBackend:
             else:
                 action = "created"
             _write_atomically(path, content)
+            touched.add(path.parent)
             results.append(ApplyResult(ref, action))
+        self._write_kustomizations(touched)
         return results
 
     def get(self, ref: ObjectRef) -> dict | None:
@@ -100,11 +127,39 @@ class DirectoryBackend:
             path.unlink()
         except FileNotFoundError:
             return False
+        touched = {path.parent}
         if ref.api_version == "v1" and ref.kind == "Namespace":
             # Deleting a Namespace deletes everything in it, as on a cluster.
             shutil.rmtree(self._folder(ref.name), ignore_errors=True)
-        _remove_if_empty(path.parent)
+            touched.add(self._folder(ref.name))
+        self._write_kustomizations(touched)
         return True
+
+    def _write_kustomizations(self, folders: set[Path]) -> None:
+        """A kustomization.yaml per folder, listing its files in dependency order, and one at
+        the root listing the folders (cluster-scoped objects first), so `kubectl apply -k` of
+        the root, Argo CD or Flux apply everything in an order the API server accepts. A
+        folder left without objects goes."""
+        if not folders:
+            return
+        for folder in folders:
+            files = sorted(
+                (p.name for p in folder.glob("*.yaml") if p.name != KUSTOMIZATION),
+                key=_apply_rank,
+            )
+            if files:
+                _write_if_changed(folder / KUSTOMIZATION, _kustomization(files))
+            else:
+                (folder / KUSTOMIZATION).unlink(missing_ok=True)
+                _remove_if_empty(folder)
+        subfolders = sorted(
+            (p.name for p in self.root.glob("*") if (p / KUSTOMIZATION).exists()),
+            key=lambda name: (name != CLUSTER_SCOPED_FOLDER, name),
+        )
+        if subfolders:
+            _write_if_changed(self.root / KUSTOMIZATION, _kustomization(subfolders))
+        else:
+            (self.root / KUSTOMIZATION).unlink(missing_ok=True)
 
     def path_of(self, ref: ObjectRef) -> Path:
         _check_name(ref.name, what="name", ref=ref)
@@ -163,3 +218,29 @@ def _read(path: Path) -> dict | None:
         return yaml.safe_load(path.read_bytes())
     except FileNotFoundError:
         return None
+
+
+def _apply_rank(file_name: str) -> tuple[int, str]:
+    for rank, prefix in enumerate(_KIND_ORDER):
+        if file_name.startswith(f"{prefix}-"):
+            return rank, file_name
+    return len(_KIND_ORDER), file_name
+
+
+def _kustomization(resources: list[str]) -> bytes:
+    return render_yaml(
+        {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": resources,
+        }
+    )
+
+
+def _write_if_changed(path: Path, content: bytes) -> None:
+    try:
+        if path.read_bytes() == content:
+            return
+    except FileNotFoundError:
+        pass
+    _write_atomically(path, content)

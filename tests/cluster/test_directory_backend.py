@@ -27,9 +27,12 @@ def test_it_writes_one_file_per_object_in_namespace_folders(tmp_path):
 
     assert {r.action for r in results} == {"created"}
     assert sorted(_snapshot(tmp_path)) == [
+        "_cluster/kustomization.yaml",
         "_cluster/namespace-tenant-acme.yaml",
+        "kustomization.yaml",
         "tenant-acme/deployment.apps-chat-r1.yaml",
         "tenant-acme/httproute.gateway.networking.k8s.io-chat.yaml",
+        "tenant-acme/kustomization.yaml",
         "tenant-acme/resourcequota-gpu.yaml",
         "tenant-acme/scaledobject.keda.sh-chat.yaml",
     ]
