@@ -12,3 +12,5 @@ os.environ.setdefault("RUN_DIR", "/tmp/control-plane-test-run")
 from control_plane.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The API takes JSON only; test clients send it unless a test says otherwise.
+REST_FRAMEWORK = {**REST_FRAMEWORK, "TEST_REQUEST_DEFAULT_FORMAT": "json"}  # noqa: F405

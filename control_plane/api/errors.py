@@ -6,6 +6,9 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
@@ -13,6 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from control_plane.errors import ServiceError
+
+logger = logging.getLogger(__name__)
 
 
 def _flatten(detail: object, prefix: str = "") -> dict[str, list[str]]:
@@ -56,9 +61,26 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    if isinstance(exc, RequestDataTooBig):
+        message = "The request body is larger than this API accepts."
+        return Response(
+            error_body("too_large", message, request),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        # A bug, or a failure nothing above foresaw: logged with its traceback, answered in the
+        # one error shape with the request id to find it by, never an HTML page.
+        logger.error("unhandled error in %s", context.get("view"), exc_info=exc)
+        return Response(
+            error_body(
+                "server_error",
+                "The server failed to answer this request; nothing is known to have changed. "
+                "Quote the request id when reporting it.",
+                request,
+            ),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
         first_field, reasons = next(iter(fields.items()))

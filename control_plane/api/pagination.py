@@ -1,4 +1,5 @@
 from django.conf import settings
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
 
@@ -8,3 +9,14 @@ class BoundedPageNumberPagination(PageNumberPagination):
     page_size = settings.API_PAGE_SIZE
     page_size_query_param = "page_size"
     max_page_size = settings.API_MAX_PAGE_SIZE
+
+    def get_page_size(self, request) -> int:
+        """DRF falls back to the default on a bad `page_size`; we say so instead."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValidationError(
+                {"page_size": [f"must be a whole number from 1 to {self.max_page_size}"]}
+            )
+        return min(int(raw), self.max_page_size)

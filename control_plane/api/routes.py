@@ -2,7 +2,7 @@
 in one place."""
 
 from django.http import HttpRequest, JsonResponse
-from django.urls import path, re_path
+from django.urls import path, re_path, register_converter
 from django.views.decorators.csrf import csrf_exempt
 
 from control_plane.audit.api import AuditEventViewSet
@@ -20,44 +20,59 @@ def unknown_route(request: HttpRequest, path: str) -> JsonResponse:
     return JsonResponse({"error": body}, status=404)
 
 
+class SegmentConverter:
+    """A path segment without control characters: `beta%00` is no name the database could
+    hold (PostgreSQL refuses NUL in text), so it is an unknown route (404), not a 500."""
+
+    regex = r"[^/\x00-\x1f\x7f]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(SegmentConverter, "segment")
+
 collection = {"get": "list", "post": "create"}
 item = {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
 
 api_urlpatterns = [
     path("tenants/", TenantViewSet.as_view(collection), name="tenant-list"),
-    path("tenants/<str:slug>/", TenantViewSet.as_view(item), name="tenant-detail"),
+    path("tenants/<segment:slug>/", TenantViewSet.as_view(item), name="tenant-detail"),
     path(
-        "tenants/<str:slug>/quota/",
+        "tenants/<segment:slug>/quota/",
         QuotaViewSet.as_view({"get": "retrieve", "put": "update"}),
         name="tenant-quota",
     ),
     path(
-        "tenants/<str:slug>/members/",
+        "tenants/<segment:slug>/members/",
         MembershipViewSet.as_view(collection),
         name="tenant-member-list",
     ),
     path(
-        "tenants/<str:slug>/members/<str:username>/",
+        "tenants/<segment:slug>/members/<segment:username>/",
         MembershipViewSet.as_view(item),
         name="tenant-member-detail",
     ),
     path(
-        "tenants/<str:slug>/endpoints/",
+        "tenants/<segment:slug>/endpoints/",
         EndpointViewSet.as_view(collection),
         name="endpoint-list",
     ),
     path(
-        "tenants/<str:slug>/endpoints/<str:name>/",
+        "tenants/<segment:slug>/endpoints/<segment:name>/",
         EndpointViewSet.as_view(item),
         name="endpoint-detail",
     ),
     path(
-        "tenants/<str:slug>/endpoints/<str:name>/manifests/",
+        "tenants/<segment:slug>/endpoints/<segment:name>/manifests/",
         EndpointViewSet.as_view({"get": "manifests"}),
         name="endpoint-manifests",
     ),
     path(
-        "tenants/<str:slug>/endpoints/<str:name>/scaling-comparison/",
+        "tenants/<segment:slug>/endpoints/<segment:name>/scaling-comparison/",
         EndpointViewSet.as_view({"get": "scaling_comparison"}),
         name="endpoint-scaling-comparison",
     ),
@@ -74,7 +89,7 @@ api_urlpatterns = [
     ),
     path("api-keys/", ApiKeyViewSet.as_view(collection), name="apikey-list"),
     path(
-        "api-keys/<str:prefix>/",
+        "api-keys/<segment:prefix>/",
         ApiKeyViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
         name="apikey-detail",
     ),

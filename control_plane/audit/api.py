@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC
 
 import django_filters
+from django import forms
 from rest_framework import serializers, viewsets
 
 from control_plane.api.mixins import PrincipalMixin
@@ -45,6 +46,16 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
         return super().filter(qs, value.astimezone(UTC) if value is not None else None)
 
 
+class _AuditEventFilterForm(forms.Form):
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        for name in ("since", "until"):
+            # An empty value would silently mean "no bound": refuse it.
+            if name in self.data and not str(self.data[name]).strip():
+                self.add_error(name, "Enter an ISO 8601 time (e.g. 2026-12-01T00:00:00Z).")
+        return cleaned
+
+
 class AuditEventFilter(django_filters.FilterSet):
     tenant = django_filters.CharFilter(field_name="tenant_slug")
     action = django_filters.CharFilter()
@@ -56,6 +67,7 @@ class AuditEventFilter(django_filters.FilterSet):
     class Meta:
         model = AuditEvent
         fields = ["tenant", "action", "actor", "outcome", "since", "until"]
+        form = _AuditEventFilterForm
 
 
 class AuditEventViewSet(PrincipalMixin, viewsets.ReadOnlyModelViewSet):

@@ -76,11 +76,16 @@ def principal_for_user(
 ) -> Principal:
     from tenants.models import Membership, PlatformRole
 
-    platform_role = (
-        PlatformRole.objects.filter(user=user).values_list("role", flat=True).first()
-        if user.is_active
-        else None
-    )
+    if not user.is_active:
+        platform_role = None
+    elif user.is_superuser:
+        # A Django superuser (`createsuperuser`) is a platform admin, as in NetBox: the first
+        # admin needs no other tool to exist.
+        platform_role = "admin"
+    else:
+        platform_role = (
+            PlatformRole.objects.filter(user=user).values_list("role", flat=True).first()
+        )
     tenant_roles = dict(Membership.objects.filter(user=user).values_list("tenant_id", "role"))
     return Principal(
         kind="api_key" if api_key_id else "user",

@@ -91,6 +91,21 @@ class ScalingComparisonQuerySerializer(serializers.Serializer):
     cold_start = serializers.ChoiceField(choices=("cached", "uncached"), default="cached")
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
 
+    MIN_POINTS = 10
+
+    def validate(self, attrs: dict) -> dict:
+        points = attrs["window_hours"] * 3600 // attrs["step_s"]
+        if points < self.MIN_POINTS:
+            raise serializers.ValidationError(
+                {
+                    "step_s": [
+                        f"{attrs['window_hours']} h at step_s={attrs['step_s']} gives {points} "
+                        f"point(s) of traffic; a replay needs at least {self.MIN_POINTS}."
+                    ]
+                }
+            )
+        return attrs
+
 
 class PolicyOutcomeSerializer(serializers.Serializer):
     policy = serializers.CharField(help_text="'current' (the endpoint's policy) or a preset.")
