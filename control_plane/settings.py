@@ -19,6 +19,11 @@ RUN_DIR = Path(env_str("RUN_DIR", str(BASE_DIR / ".run")))
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "")
+_LOCAL_SECRET_FILE = RUN_DIR / "secret_key"
+if not SECRET_KEY and _LOCAL_SECRET_FILE.is_file():
+    # Written by `make run` (scripts/run_local.sh): the README's commands, run beside it, find
+    # the same key without exporting anything. A deployment sets SECRET_KEY (or _FILE).
+    SECRET_KEY = _LOCAL_SECRET_FILE.read_text().strip()
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set (or DEBUG=true for a local run)")
@@ -96,8 +101,23 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = RUN_DIR / "static"
 
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+# Secure by default outside DEBUG: cookies over HTTPS only, and HSTS. Plain-HTTP development
+# without DEBUG opts out with SECURE_COOKIES=false. TLS usually ends at the ingress: set
+# TRUST_X_FORWARDED_PROTO=true behind one that sets X-Forwarded-Proto, and SECURE_SSL_REDIRECT
+# if nothing in front redirects HTTP.
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int(
+    "SECURE_HSTS_SECONDS", 31_536_000 if SESSION_COOKIE_SECURE else 0, minimum=0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -8,6 +8,8 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("RUN_DIR", "/tmp/control-plane-test-run")
+# The live servers of the browser tests speak plain HTTP.
+os.environ.setdefault("SECURE_COOKIES", "false")
 
 from control_plane.settings import *  # noqa: F403
 
