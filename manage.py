@@ -2,7 +2,6 @@
 import os
 import sys
 
-
 # Commands that sign nothing (no sessions, no tokens) run without a SECRET_KEY, e.g. the
 # autoscaling simulator on a fresh clone.
 NO_SECRET_COMMANDS = {"simulate_scaling", "help"}

@@ -3,6 +3,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from control_plane.api.serializers import StrictInputSerializer
 from control_plane.quantities import (
     QuantityError,
     format_cpu,
@@ -17,7 +18,7 @@ from tenants.api.serializers import ConditionSerializer
 from tenants.models import MIG_PROFILES
 
 
-class EngineArgsSerializer(serializers.Serializer):
+class EngineArgsSerializer(StrictInputSerializer):
     max_model_len = serializers.IntegerField(min_value=1, required=False)
     dtype = serializers.CharField(required=False)
     quantization = serializers.CharField(required=False)
@@ -26,15 +27,6 @@ class EngineArgsSerializer(serializers.Serializer):
     enable_prefix_caching = serializers.BooleanField(required=False)
     max_num_seqs = serializers.IntegerField(min_value=1, required=False)
     max_num_batched_tokens = serializers.IntegerField(min_value=1, required=False)
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {unknown[0]: [f"unknown engine argument; allowed: {', '.join(self.fields)}"]}
-                )
-        return super().to_internal_value(data)
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
@@ -74,7 +66,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         return format_memory(version.memory_bytes)
 
 
-class ModelVersionInputSerializer(serializers.Serializer):
+class ModelVersionInputSerializer(StrictInputSerializer):
     tenant = serializers.CharField(
         required=False,
         allow_null=True,
@@ -184,7 +176,7 @@ class EndpointSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EndpointCreateSerializer(serializers.Serializer):
+class EndpointCreateSerializer(StrictInputSerializer):
     name = serializers.RegexField(
         r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
         max_length=ENDPOINT_NAME_MAX_LENGTH,
@@ -195,5 +187,5 @@ class EndpointCreateSerializer(serializers.Serializer):
     scaling = ScalingPolicyInputSerializer(required=False)
 
 
-class EndpointUpdateSerializer(serializers.Serializer):
+class EndpointUpdateSerializer(StrictInputSerializer):
     scaling = ScalingPolicyInputSerializer()

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from control_plane.api.serializers import StrictInputSerializer
 from scaling.presets import PRESETS
 from scaling.spec import WEEKDAYS
 
 
-class ScheduleFloorSerializer(serializers.Serializer):
+class ScheduleFloorSerializer(StrictInputSerializer):
     days = serializers.ListField(child=serializers.ChoiceField(choices=WEEKDAYS), min_length=1)
     start = serializers.RegexField(r"^\d{2}:\d{2}$", help_text="Local time, e.g. '08:00'.")
     end = serializers.RegexField(r"^\d{2}:\d{2}$", help_text="Local time, e.g. '18:00'.")
@@ -14,7 +15,7 @@ class ScheduleFloorSerializer(serializers.Serializer):
     min_replicas = serializers.IntegerField(min_value=1, max_value=1000, default=1)
 
 
-class ScalingPolicyInputSerializer(serializers.Serializer):
+class ScalingPolicyInputSerializer(StrictInputSerializer):
     """A preset, then any field to override. Omitted fields keep the preset's (on create) or the
     current policy's (on update) value."""
 

@@ -4,6 +4,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from control_plane.api.serializers import StrictInputSerializer
 from control_plane.quantities import (
     QuantityError,
     format_cpu,
@@ -31,7 +32,7 @@ class ResourceAmountsSerializer(serializers.Serializer):
     memory = serializers.CharField()
 
 
-class QuotaSerializer(serializers.Serializer):
+class QuotaSerializer(StrictInputSerializer):
     """A quota as people write it: whole GPUs, MIG slices per profile, Kubernetes quantities."""
 
     gpus = serializers.IntegerField(min_value=0, max_value=100_000)
@@ -123,13 +124,13 @@ class TenantSerializer(serializers.ModelSerializer):
         return QuotaSerializer.render(tenant.quota)
 
 
-class TenantCreateSerializer(serializers.Serializer):
+class TenantCreateSerializer(StrictInputSerializer):
     slug = serializers.CharField(max_length=56)
     display_name = serializers.CharField(max_length=200)
     quota = QuotaSerializer(required=False)
 
 
-class TenantUpdateSerializer(serializers.Serializer):
+class TenantUpdateSerializer(StrictInputSerializer):
     display_name = serializers.CharField(max_length=200, required=False)
     state = serializers.ChoiceField(choices=["active", "suspended"], required=False)
 
@@ -143,12 +144,12 @@ class MembershipSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MembershipCreateSerializer(serializers.Serializer):
+class MembershipCreateSerializer(StrictInputSerializer):
     username = serializers.CharField(max_length=150)
     role = serializers.ChoiceField(choices=Membership.Role.choices)
 
 
-class MembershipUpdateSerializer(serializers.Serializer):
+class MembershipUpdateSerializer(StrictInputSerializer):
     role = serializers.ChoiceField(choices=Membership.Role.choices)
 
 
@@ -172,7 +173,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
         return key.revoked_at is not None
 
 
-class ApiKeyCreateSerializer(serializers.Serializer):
+class ApiKeyCreateSerializer(StrictInputSerializer):
     name = serializers.CharField(max_length=100)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 

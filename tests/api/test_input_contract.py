@@ -117,3 +117,21 @@ def test_an_unhandled_error_is_a_json_500_with_the_request_id(client_for, world,
     error = _error(response)
     assert (error["code"], error["request_id"]) == ("server_error", "req-500")
     assert "a bug" not in json.dumps(error)
+
+
+def test_unknown_fields_are_a_400_naming_each_with_its_path(client_for, world):
+    response = client_for("deployer").post(
+        "/api/v1/tenants/acme/endpoints/",
+        {
+            "name": "typo",
+            "model_version": world.platform_model.pk,
+            "foo": 1,
+            "scaling": {"maxReplicas": 3},
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    fields = _error(response)["fields"]
+    assert "foo" in fields
+    assert "scaling.maxReplicas" in fields
+    assert not Endpoint.objects.filter(name="typo").exists()
