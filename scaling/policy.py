@@ -74,6 +74,12 @@ def resolve_policy(
         _check(preset in PRESETS, "preset", f"must be one of {', '.join(sorted(PRESETS))}")
         values = {name: getattr(PRESETS[preset], name) for name in TUNABLE_FIELDS}
         floors = [] if base is None else list(base.get("schedule_floors", []))
+        if base is not None:
+            # A preset sets the triggers and the scaling behaviour; the replica bounds are the
+            # endpoint's own (they commit quota and decide scale-to-zero) and change only when
+            # the request names them.
+            values["min_replicas"] = base["min_replicas"]
+            values["max_replicas"] = base["max_replicas"]
     elif base is not None:
         values = {name: base[name] for name in TUNABLE_FIELDS}
         floors = list(base.get("schedule_floors", []))

@@ -7,6 +7,8 @@ import json
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from control_plane.errors import ValidationFailed
+from scaling.policy import TUNABLE_FIELDS, resolve_policy
 from scaling.spec import WEEKDAYS, ScalingSpec, ScheduleFloor
 
 _INT_FIELDS = {
@@ -16,9 +18,9 @@ _INT_FIELDS = {
     "cooldown_s": 0,
     "scale_up_stabilization_s": 0,
     "scale_down_stabilization_s": 0,
-    "scale_up_pods_per_period": 0,
-    "scale_up_percent_per_period": 0,
-    "scale_down_percent_per_period": 0,
+    "scale_up_pods_per_period": 1,
+    "scale_up_percent_per_period": 1,
+    "scale_down_percent_per_period": 1,
     "policy_period_s": 1,
 }
 
@@ -71,9 +73,32 @@ def spec_from_dict(data: dict[str, object]) -> ScalingSpec:
                 raise PolicyError(name, "must be a list")
             values[name] = tuple(_floor(f"{name}[{i}]", item) for i, item in enumerate(value))
     spec = ScalingSpec(**values)  # type: ignore[arg-type]
-    if spec.min_replicas > spec.max_replicas:
-        raise PolicyError("min_replicas", "must not exceed max_replicas")
+    _check_with_the_api_rules(spec)
     return spec
+
+
+def _check_with_the_api_rules(spec: ScalingSpec) -> None:
+    """The policy the simulator replays must be one the API would accept: the same rules, from
+    the one place they live (`scaling.policy.resolve_policy`), bounds and schedule floors
+    included (a floor ends after it starts, on the same day)."""
+    floors = [
+        {
+            "days": list(floor.days),
+            "start": floor.start.strftime("%H:%M"),
+            "end": floor.end.strftime("%H:%M"),
+            "timezone": floor.timezone,
+            "min_replicas": floor.min_replicas,
+        }
+        for floor in spec.schedule_floors
+    ]
+    try:
+        resolve_policy(
+            preset=None,
+            overrides={name: getattr(spec, name) for name in TUNABLE_FIELDS},
+            schedule_floors=floors,
+        )
+    except ValidationFailed as error:
+        raise PolicyError((error.field or "policy").removeprefix("scaling."), error.message)
 
 
 def _int(name: str, value: object, minimum: int) -> int:

@@ -135,3 +135,17 @@ def test_unknown_fields_are_a_400_naming_each_with_its_path(client_for, world):
     assert "foo" in fields
     assert "scaling.maxReplicas" in fields
     assert not Endpoint.objects.filter(name="typo").exists()
+
+
+def test_a_preset_patch_keeps_the_replica_bounds_and_the_quota(client_for, world):
+    url = "/api/v1/tenants/acme/endpoints/chat/"
+    client = client_for("deployer")
+    client.patch(url, {"scaling": {"min_replicas": 0, "max_replicas": 2}}, format="json")
+    response = client.patch(url, {"scaling": {"preset": "latency"}}, format="json")
+    assert response.status_code == 200, response.content
+    scaling = response.json()["scaling"]
+    assert (scaling["preset"], scaling["min_replicas"], scaling["max_replicas"]) == (
+        "latency",
+        0,
+        2,
+    )
