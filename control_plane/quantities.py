@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
-_DECIMAL = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
-_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$")
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+# The largest amount a column holds (PostgreSQL bigint): beyond it a quantity is refused with
+# this bound named, not stored as an overflow.
+MAX_AMOUNT = 2**63 - 1
 _CPU = re.compile(r"^(\d+(?:\.\d{1,3})?)(m)?$")
 
 
@@ -29,8 +32,8 @@ def parse_cpu_millicores(value: str | int) -> int:
     if milli:
         if "." in number:
             raise QuantityError(f"{text!r}: millicores must be a whole number")
-        return int(number)
-    return int(Decimal(number) * 1000)
+        return _bounded(text, int(number))
+    return _bounded(text, int(Decimal(number) * 1000))
 
 
 def parse_memory_bytes(value: str | int) -> int:
@@ -45,7 +48,13 @@ def parse_memory_bytes(value: str | int) -> int:
         raise QuantityError(f"{text!r} is not a memory quantity") from None
     if amount != amount.to_integral_value():
         raise QuantityError(f"{text!r} is not a whole number of bytes")
-    return int(amount)
+    return _bounded(text, int(amount))
+
+
+def _bounded(text: str, amount: int) -> int:
+    if amount > MAX_AMOUNT:
+        raise QuantityError(f"{text!r} is more than the largest amount stored ({MAX_AMOUNT})")
+    return amount
 
 
 def format_cpu(millicores: int) -> str:
@@ -53,7 +62,7 @@ def format_cpu(millicores: int) -> str:
 
 
 def format_memory(num_bytes: int) -> str:
-    for suffix in ("Ti", "Gi", "Mi", "Ki"):
+    for suffix in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki"):
         unit = _BINARY[suffix]
         if num_bytes and num_bytes % unit == 0:
             return f"{num_bytes // unit}{suffix}"

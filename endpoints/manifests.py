@@ -20,6 +20,7 @@ import math
 
 from django.conf import settings
 
+from control_plane.quantities import format_cpu, format_memory
 from endpoints.gpu_pools import GpuPool, pool_for
 from endpoints.models import ENGINE_ARGUMENTS, Endpoint, ModelVersion, Revision
 from scaling import manifests as keda
@@ -193,8 +194,10 @@ def _deployment(revision: Revision, pool: GpuPool) -> dict:
     endpoint, model_version = revision.endpoint, revision.model_version
     labels = _revision_labels(revision)
     resources = {
-        "cpu": f"{model_version.cpu_millicores}m",
-        "memory": str(model_version.memory_bytes),
+        # Quantities as people read them and as the API server stores them ("4", "32Gi"), so
+        # what we send and what the server returns compare equal.
+        "cpu": format_cpu(model_version.cpu_millicores),
+        "memory": format_memory(model_version.memory_bytes),
         **_gpu_resources(model_version),
     }
     volumes, mounts, init_containers = _weights(model_version)

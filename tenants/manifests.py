@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from django.conf import settings
 
 from control_plane.cluster.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from control_plane.quantities import format_cpu, format_memory
 from tenants.models import Tenant
 
 TENANT_LABEL = "llm-control-plane/tenant"
@@ -104,8 +105,8 @@ def tenant_objects(tenant: Tenant) -> list[dict]:
 def _resource_quota(tenant: Tenant, labels: Mapping[str, str]) -> dict:
     quota = tenant.quota
     mig = {profile: count for profile, count in sorted(quota.mig_slices.items()) if count > 0}
-    cpu = f"{quota.cpu_millicores}m"
-    memory = str(quota.memory_bytes)
+    cpu = format_cpu(quota.cpu_millicores)
+    memory = format_memory(quota.memory_bytes)
     hard = {"requests.nvidia.com/gpu": str(quota.gpus)}
     hard.update({f"requests.nvidia.com/mig-{profile}": str(n) for profile, n in mig.items()})
     hard.update(

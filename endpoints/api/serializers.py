@@ -19,14 +19,16 @@ from tenants.models import MIG_PROFILES
 
 
 class EngineArgsSerializer(StrictInputSerializer):
-    max_model_len = serializers.IntegerField(min_value=1, required=False)
+    max_model_len = serializers.IntegerField(min_value=1, max_value=10_000_000, required=False)
     dtype = serializers.CharField(required=False)
     quantization = serializers.CharField(required=False)
-    tensor_parallel_size = serializers.IntegerField(min_value=1, required=False)
+    tensor_parallel_size = serializers.IntegerField(min_value=1, max_value=16, required=False)
     gpu_memory_utilization = serializers.FloatField(required=False)
     enable_prefix_caching = serializers.BooleanField(required=False)
-    max_num_seqs = serializers.IntegerField(min_value=1, required=False)
-    max_num_batched_tokens = serializers.IntegerField(min_value=1, required=False)
+    max_num_seqs = serializers.IntegerField(min_value=1, max_value=100_000, required=False)
+    max_num_batched_tokens = serializers.IntegerField(
+        min_value=1, max_value=10_000_000, required=False
+    )
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):

@@ -149,3 +149,55 @@ def test_a_preset_patch_keeps_the_replica_bounds_and_the_quota(client_for, world
         0,
         2,
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("cpu", "99999999999999999999", "largest amount stored"),
+        ("memory", "9999999999999999999", "largest amount stored"),
+        ("memory", "12", "at least 1Gi"),
+    ],
+)
+def test_quantities_beyond_the_database_or_implausible_are_400s(
+    client_for, world, field, value, reason
+):
+    body = {
+        "name": "big",
+        "version": "1",
+        "source": "huggingface",
+        "hf_repo": "org/model",
+        "image": "vllm/vllm-openai:v0.11.0",
+        "gpus_per_replica": 1,
+        field: value,
+    }
+    response = client_for("platform_admin").post("/api/v1/model-versions/", body, format="json")
+    assert response.status_code == 400, response.content
+    error = _error(response)
+    assert field in error["fields"]
+    assert reason in error["message"]
+
+
+def test_an_engine_argument_beyond_its_bound_is_a_400(client_for, world):
+    body = {
+        "name": "long",
+        "version": "1",
+        "source": "huggingface",
+        "hf_repo": "org/model",
+        "image": "vllm/vllm-openai:v0.11.0",
+        "gpus_per_replica": 1,
+        "engine_args": {"max_model_len": 2**63},
+    }
+    response = client_for("platform_admin").post("/api/v1/model-versions/", body, format="json")
+    assert response.status_code == 400
+    assert "engine_args.max_model_len" in _error(response)["fields"]
+
+
+def test_exabyte_quantities_are_accepted(client_for, world):
+    response = client_for("platform_admin").put(
+        "/api/v1/tenants/acme/quota/",
+        {"gpus": 8, "max_endpoints": 5, "cpu": "128", "memory": "1Ei"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert Quota.objects.get(tenant=world.own).memory_bytes == 2**60

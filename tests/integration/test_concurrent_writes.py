@@ -31,7 +31,7 @@ from tests.world import build_world
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 
-ENDPOINT_WRITERS = 8
+ENDPOINT_WRITERS = 11
 CHAT_PATCHERS = 4
 MEMBER_WRITERS = 4
 ROUNDS = 3

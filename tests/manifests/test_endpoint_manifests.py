@@ -98,8 +98,8 @@ def test_containers_request_what_they_limit(model, resource, amount):
     resources = vllm(objects)["resources"]
     assert resources["requests"] == resources["limits"]
     assert resources["requests"][resource] == amount
-    assert resources["requests"]["cpu"] == "8000m"
-    assert resources["requests"]["memory"] == str(64 * 2**30)
+    assert resources["requests"]["cpu"] == "8"
+    assert resources["requests"]["memory"] == "64Gi"
     other = "nvidia.com/mig-3g.40gb" if model == "gpu" else "nvidia.com/gpu"
     assert other not in resources["requests"]
 

@@ -50,8 +50,8 @@ def test_quota_bounds_pods_by_gpu_slots_and_grants_cpu_and_memory_as_requests_an
     )
     hard = by_kind(tenant_objects(t))["ResourceQuota"]["spec"]["hard"]
     assert hard["pods"] == "7"
-    assert hard["requests.cpu"] == hard["limits.cpu"] == "64000m"
-    assert hard["requests.memory"] == hard["limits.memory"] == str(2**40)
+    assert hard["requests.cpu"] == hard["limits.cpu"] == "64"
+    assert hard["requests.memory"] == hard["limits.memory"] == "1Ti"
 
 
 def test_limit_range_bounds_containers_without_requests():
