@@ -119,6 +119,22 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Failed sign-ins and API-key attempts (control_plane/auth/lockout.py). The counters live in the
+# cache: set CACHE_URL (redis://...) when several processes serve requests.
+AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 10, minimum=1)
+AUTH_FAILURE_WINDOW_SECONDS = env_int("AUTH_FAILURE_WINDOW_SECONDS", 300, minimum=1)
+# Repeated denials of one principal, action and target within this many seconds are one audit
+# event with a count, so a client looping on a 403 cannot flood the trail.
+AUDIT_DENIED_AGGREGATE_SECONDS = env_int("AUDIT_DENIED_AGGREGATE_SECONDS", 60, minimum=0)
+_CACHE_URL = env_str("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}
+        if _CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "control_plane.auth.authentication.ApiKeyAuthentication",

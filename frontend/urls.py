@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from frontend import views
+from frontend.sign_in import ThrottledLoginView
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +12,6 @@ urlpatterns = [
         views.endpoint_scaling,
         name="endpoint-scaling",
     ),
-    path("login/", auth_views.LoginView.as_view(template_name="frontend/login.html"), name="login"),
+    path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -46,3 +46,11 @@ def redis_url() -> str:
 def prometheus_session() -> servers.PrometheusServer:
     with servers.prometheus_server() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Lockout and denial counters live in the cache; each test starts without them."""
+    from django.core.cache import cache
+
+    cache.clear()

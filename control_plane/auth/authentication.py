@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from control_plane.auth import api_keys
+from control_plane.auth import api_keys, lockout
 from control_plane.auth.principal import Principal, principal_for_user
 from control_plane.request_context import source_address_of
 
@@ -26,12 +26,18 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         scheme, _, plaintext = header.partition(" ")
         if scheme != self.keyword:
             return None
+        source = source_address_of(getattr(request, "_request", request))
         prefix = api_keys.prefix_of(plaintext.strip())
+        identity = f"key {prefix or '(malformed)'}"
+        if locked := lockout.locked_out(source=source, identity=identity):
+            raise exceptions.Throttled(wait=locked.retry_after, detail=locked.message)
         if prefix is None:
+            self._failed(request, source, identity)
             raise exceptions.AuthenticationFailed("Malformed API key.")
         key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
         now = timezone.now()
         if key is None or not api_keys.matches(plaintext.strip(), key.secret_hash):
+            self._failed(request, source, identity)
             raise exceptions.AuthenticationFailed("Unknown API key.")
         if key.revoked_at is not None:
             raise exceptions.AuthenticationFailed("This API key was revoked.")
@@ -42,6 +48,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         return key.user, key
+
+    @staticmethod
+    def _failed(request: Request, source: str | None, identity: str) -> None:
+        django_request = getattr(request, "_request", request)
+        lockout.record_failure(
+            source=source, identity=identity, request_id=getattr(django_request, "request_id", "")
+        )
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
