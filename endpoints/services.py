@@ -350,7 +350,8 @@ def endpoints_touch(*, tenant: Tenant) -> None:
 @retry_on_conflict
 def endpoint_delete(*, actor: Principal, endpoint: Endpoint) -> Endpoint:
     """Mark for deletion; the reconciler removes the cluster objects, then the row."""
-    _require_endpoint_role(actor, endpoint.tenant, "admin", "endpoint.delete", endpoint.name)
+    # Who creates an endpoint may take it down again (docs/api.md, roles).
+    _require_endpoint_role(actor, endpoint.tenant, "deployer", "endpoint.delete", endpoint.name)
     with transaction.atomic():
         Tenant.objects.select_for_update(of=("self",)).filter(pk=endpoint.tenant_id).first()
         # Compare-and-set: of concurrent deletes, exactly one marks the endpoint and is audited;

@@ -157,7 +157,7 @@ ROUTES = [
         "delete endpoint",
         "delete",
         lambda w, t: f"/api/v1/tenants/{t.slug}/endpoints/chat/",
-        only(202, ADMINS),
+        only(202, DEPLOYERS),
     ),
     Route(
         "list catalog",

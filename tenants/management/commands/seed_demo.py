@@ -80,10 +80,11 @@ class Command(BaseCommand):
             if not Tenant.objects.filter(slug=slug).exists():
                 services.tenant_create(actor=actor, slug=slug, display_name=name, quota=quota)
         research = Tenant.objects.get(slug="research")
-        alice = self._user("alice", None)
-        Membership.objects.get_or_create(
-            tenant=research, user=alice, defaults={"role": Membership.Role.DEPLOYER}
-        )
+        # Every tenant has an admin of its own, who manages its members and keys.
+        for username, role in (("alice", Membership.Role.ADMIN), ("bob", Membership.Role.DEPLOYER)):
+            Membership.objects.update_or_create(
+                tenant=research, user=self._user(username, None), defaults={"role": role}
+            )
         self._user("auditor", PlatformRole.Role.AUDITOR)
         for spec in MODEL_VERSIONS:
             if not ModelVersion.objects.filter(name=spec.name, version=spec.version).exists():
@@ -108,7 +109,8 @@ class Command(BaseCommand):
                     "",
                     f"Console:      {url}",
                     f"API docs:     {url}api/docs/",
-                    f"Login:        admin / {DEMO_PASSWORD}  (also alice, auditor)",
+                    f"Login:        admin / {DEMO_PASSWORD}  (also alice: research admin, "
+                    "bob: research deployer, auditor)",
                     f"Admin API key: {plaintext}",
                     f"  try: curl -H 'Authorization: Bearer {plaintext}' {url}api/v1/tenants/",
                     "",
