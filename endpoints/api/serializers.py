@@ -77,7 +77,14 @@ class ModelVersionInputSerializer(StrictInputSerializer):
     name = serializers.RegexField(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=100)
     version = serializers.RegexField(r"^[A-Za-z0-9]([-A-Za-z0-9._]*[A-Za-z0-9])?$", max_length=64)
     source = serializers.ChoiceField(choices=ModelVersion.Source.choices)
-    hf_repo = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    hf_repo = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Required for a `huggingface` source ('org/model'); empty for s3, gcs and pvc "
+        "sources, which give `uri` instead.",
+    )
     hf_revision = serializers.CharField(
         max_length=100, required=False, allow_blank=True, default=""
     )

@@ -10,7 +10,11 @@ from scaling.spec import WEEKDAYS
 class ScheduleFloorSerializer(StrictInputSerializer):
     days = serializers.ListField(child=serializers.ChoiceField(choices=WEEKDAYS), min_length=1)
     start = serializers.RegexField(r"^\d{2}:\d{2}$", help_text="Local time, e.g. '08:00'.")
-    end = serializers.RegexField(r"^\d{2}:\d{2}$", help_text="Local time, e.g. '18:00'.")
+    end = serializers.RegexField(
+        r"^\d{2}:\d{2}$",
+        help_text="Local time, e.g. '18:00'; later than `start` on the same day (a floor over "
+        "midnight is two floors).",
+    )
     timezone = serializers.CharField(max_length=64, help_text="IANA zone, e.g. 'Europe/Paris'.")
     min_replicas = serializers.IntegerField(min_value=1, max_value=1000, default=1)
 

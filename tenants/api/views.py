@@ -156,7 +156,11 @@ class ApiKeyViewSet(PrincipalMixin, mixins.ListModelMixin, viewsets.GenericViewS
         body = ApiKeySerializer(key).data | {"key": plaintext}
         return Response(body, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=ApiKeySerializer)
+    @extend_schema(
+        responses={200: ApiKeySerializer},
+        description="Revokes the key at once and answers 200 with the revoked key (its "
+        "`revoked_at` set); the key stays listed for the record. 409 if it was already revoked.",
+    )
     def destroy(self, request, prefix: str):
         key = services.api_key_revoke(actor=self.principal, key=self.get_object())
         return Response(ApiKeySerializer(key).data)
