@@ -67,11 +67,13 @@ class DirectoryBackend:
         objects: Sequence[dict],
         *,
         create_only: Mapping[ObjectRef, Mapping] | None = None,
+        live: Mapping[tuple[str, str, str | None], Sequence[dict]] | None = None,
     ) -> list[ApplyResult]:
         # `create_only` is not written: a GitOps tool re-applies every field of the file on
         # each sync, so a `replicas: 0` here would fight the autoscaler forever. Teams that
         # sync this folder leave `replicas` to KEDA (Argo CD: ignoreDifferences on it).
-        del create_only
+        # Files are compared one by one, whatever the caller listed.
+        del create_only, live
         results = []
         touched: set[Path] = set()
         for obj in apply_order(objects):

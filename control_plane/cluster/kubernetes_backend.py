@@ -104,8 +104,12 @@ class KubernetesBackend:
         objects: Sequence[dict],
         *,
         create_only: Mapping[ObjectRef, Mapping] | None = None,
+        live: Mapping[tuple[str, str, str | None], Sequence[dict]] | None = None,
     ) -> list[ApplyResult]:
-        listed: dict[tuple[str, str, str | None], dict[str, dict]] = {}
+        listed: dict[tuple[str, str, str | None], dict[str, dict]] = {
+            scope: {item["metadata"]["name"]: item for item in items}
+            for scope, items in (live or {}).items()
+        }
         results = []
         for obj in apply_order(objects):
             ref = ObjectRef.of(obj)

@@ -11,9 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from control_plane.cluster.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from control_plane.cluster.types import ClusterBackend, ObjectRef
-
-Scope = tuple[str, str, str | None]
+from control_plane.cluster.objects import selector_matches
+from control_plane.cluster.types import ClusterBackend, ObjectRef, Scope
 
 
 @dataclass
@@ -41,13 +40,17 @@ def sync_objects(
     `spec.replicas`, which the autoscaler owns afterwards); later applies leave them out.
     """
     outcome = SyncOutcome()
-    for result in backend.apply(desired, create_only=create_only):
+    # One LIST per scope serves both the apply (what exists, what drifted) and the prune.
+    listed = {scope: backend.list(*scope, {}) for scope in scopes}
+    for result in backend.apply(desired, create_only=create_only, live=listed):
         if result.action != "unchanged":
             outcome.changed.append(f"{result.action} {result.ref}")
     wanted = {ObjectRef.of(obj) for obj in desired}
     full_selector = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, **selector}
-    for api_version, kind, namespace in scopes:
-        for live in backend.list(api_version, kind, namespace, full_selector):
+    for items in listed.values():
+        for live in items:
+            if not selector_matches(live["metadata"].get("labels"), full_selector):
+                continue
             ref = ObjectRef.of(live)
             if ref not in wanted and backend.delete(ref):
                 outcome.pruned.append(f"deleted {ref}")

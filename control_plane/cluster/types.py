@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 ApplyAction = Literal["created", "updated", "unchanged"]
+# (api_version, kind, namespace or None for cluster-scoped kinds)
+Scope = tuple[str, str, str | None]
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,11 @@ class ClusterBackend(Protocol):
         objects: Sequence[dict],
         *,
         create_only: Mapping[ObjectRef, Mapping] | None = None,
-    ) -> list[ApplyResult]: ...
+        live: Mapping[Scope, Sequence[dict]] | None = None,
+    ) -> list[ApplyResult]:
+        """`live`: what the caller already listed per (api_version, kind, namespace), all
+        objects of the kind there, so the backend need not list them again."""
+        ...
 
     def get(self, ref: ObjectRef) -> dict | None: ...
 

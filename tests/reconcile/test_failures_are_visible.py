@@ -27,10 +27,10 @@ class BrokenDisk(DirectoryBackend):
 
     error: OSError | None = None
 
-    def apply(self, objects, *, create_only=None):
+    def apply(self, objects, **options):
         if self.error is not None:
             raise self.error
-        return super().apply(objects, create_only=create_only)
+        return super().apply(objects, **options)
 
 
 def _condition(obj, type_: str) -> dict:
