@@ -24,7 +24,11 @@ from django.utils import timezone
 from control_plane.cluster import ClusterBackend, ClusterError, get_backend
 from control_plane.errors import ServiceError
 
-LEASE = timedelta(minutes=5)
+
+def lease() -> timedelta:
+    """How long a claim holds an object (RECONCILE_LEASE_SECONDS): longer than a reconcile
+    takes, short enough that a killed worker's objects are taken over soon."""
+    return timedelta(seconds=settings.RECONCILE_LEASE_SECONDS)
 
 
 class Claim(enum.Enum):
@@ -38,7 +42,7 @@ def claim(model: type[models.Model], pk: int) -> Claim:
     claimed = (
         model.objects.filter(pk=pk)
         .filter(Q(reconcile_lease_until__isnull=True) | Q(reconcile_lease_until__lt=now))
-        .update(reconcile_lease_until=now + LEASE, reconcile_queued_until=None)
+        .update(reconcile_lease_until=now + lease(), reconcile_queued_until=None)
     )
     if claimed == 1:
         return Claim.CLAIMED
@@ -49,7 +53,7 @@ def claim_due(model: type[models.Model], *, limit: int | None = None) -> list[in
     """The objects the resync should queue now, each marked queued in the same transaction:
     desired state ahead of what was observed, or a check due; not leased by a worker, and not
     already queued. A backlog (a dead worker, a broker outage) therefore holds each object at
-    most once, however many resync ticks run; the mark expires after LEASE in case the message
+    most once, however many resync ticks run; the mark expires after the lease in case the message
     was lost, and a worker's claim clears it."""
     now = timezone.now()
     due = (
@@ -65,7 +69,7 @@ def claim_due(model: type[models.Model], *, limit: int | None = None) -> list[in
     with transaction.atomic():
         # SKIP LOCKED: two overlapping resyncs split the due objects instead of both taking them.
         pks = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
-        model.objects.filter(pk__in=pks).update(reconcile_queued_until=now + LEASE)
+        model.objects.filter(pk__in=pks).update(reconcile_queued_until=now + lease())
     return pks
 
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
+from django.db import models, transaction
+from django.utils import timezone
+
+from control_plane.reconcile import lease
 
 logger = logging.getLogger(__name__)
 
@@ -26,5 +29,12 @@ def send_reconcile(task_name: str, object_id: int) -> None:
         )
 
 
-def reconcile_on_commit(task_name: str, object_id: int) -> None:
+def reconcile_on_commit(
+    task_name: str, object_id: int, *, model: type[models.Model] | None = None
+) -> None:
+    """Queue a reconcile once the caller's transaction commits. With `model`, the row is marked
+    queued in that same transaction, so the resync does not queue it a second time while this
+    message waits (control_plane.reconcile.claim_due)."""
+    if model is not None:
+        model.objects.filter(pk=object_id).update(reconcile_queued_until=timezone.now() + lease())
     transaction.on_commit(lambda: send_reconcile(task_name, object_id))

@@ -283,7 +283,7 @@ def endpoint_create(
                     },
                 ),
             )
-            reconcile_on_commit(RECONCILE_ENDPOINT, endpoint.pk)
+            reconcile_on_commit(RECONCILE_ENDPOINT, endpoint.pk, model=Endpoint)
     except IntegrityError:
         raise Conflict(f"Endpoint {name!r} already exists in {tenant.slug}.", field="name")
     return endpoint
@@ -338,7 +338,7 @@ def _lock_endpoint(endpoint: Endpoint) -> Endpoint:
 def _bump_generation(endpoint: Endpoint) -> None:
     Endpoint.objects.filter(pk=endpoint.pk).update(generation=F("generation") + 1)
     endpoint.refresh_from_db(fields=["generation"])
-    reconcile_on_commit(RECONCILE_ENDPOINT, endpoint.pk)
+    reconcile_on_commit(RECONCILE_ENDPOINT, endpoint.pk, model=Endpoint)
 
 
 def endpoints_touch(*, tenant: Tenant) -> None:

@@ -84,7 +84,7 @@ def _lock(tenant: Tenant) -> Tenant:
 def _bump_generation(tenant: Tenant) -> None:
     Tenant.objects.filter(pk=tenant.pk).update(generation=F("generation") + 1)
     tenant.refresh_from_db(fields=["generation"])
-    reconcile_on_commit(RECONCILE_TENANT, tenant.pk)
+    reconcile_on_commit(RECONCILE_TENANT, tenant.pk, model=Tenant)
 
 
 @retry_on_conflict
@@ -123,7 +123,7 @@ def tenant_create(
                 tenant_slug=slug,
                 changes=diff({}, {"display_name": display_name, **quota.as_fields()}),
             )
-            reconcile_on_commit(RECONCILE_TENANT, tenant.pk)
+            reconcile_on_commit(RECONCILE_TENANT, tenant.pk, model=Tenant)
     except IntegrityError:
         raise Conflict(f"A tenant {slug!r} already exists.", field="slug") from None
     return tenant
