@@ -37,6 +37,13 @@ class Claim(enum.Enum):
     GONE = "gone"  # the row was deleted: nothing left to reconcile
 
 
+def queued_mark() -> timedelta:
+    """How long a queued object is not queued again: long enough for a deep backlog to drain
+    (a mark that expires while its message still waits would queue a duplicate), short enough
+    that a lost message is replaced within the settled recheck period."""
+    return max(lease(), timedelta(seconds=settings.RESYNC_STALE_AFTER_SECONDS))
+
+
 def claim(model: type[models.Model], pk: int) -> Claim:
     now = timezone.now()
     claimed = (
@@ -53,7 +60,7 @@ def claim_due(model: type[models.Model], *, limit: int | None = None) -> list[in
     """The objects the resync should queue now, each marked queued in the same transaction:
     desired state ahead of what was observed, or a check due; not leased by a worker, and not
     already queued. A backlog (a dead worker, a broker outage) therefore holds each object at
-    most once, however many resync ticks run; the mark expires after the lease in case the message
+    most once, however many resync ticks run; the mark expires (`queued_mark`) in case the message
     was lost, and a worker's claim clears it."""
     now = timezone.now()
     due = (
@@ -69,7 +76,7 @@ def claim_due(model: type[models.Model], *, limit: int | None = None) -> list[in
     with transaction.atomic():
         # SKIP LOCKED: two overlapping resyncs split the due objects instead of both taking them.
         pks = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
-        model.objects.filter(pk__in=pks).update(reconcile_queued_until=now + lease())
+        model.objects.filter(pk__in=pks).update(reconcile_queued_until=now + queued_mark())
     return pks
 
 

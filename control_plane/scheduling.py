@@ -11,7 +11,7 @@ import logging
 from django.db import models, transaction
 from django.utils import timezone
 
-from control_plane.reconcile import lease
+from control_plane.reconcile import queued_mark
 
 logger = logging.getLogger(__name__)
 
@@ -36,5 +36,7 @@ def reconcile_on_commit(
     queued in that same transaction, so the resync does not queue it a second time while this
     message waits (control_plane.reconcile.claim_due)."""
     if model is not None:
-        model.objects.filter(pk=object_id).update(reconcile_queued_until=timezone.now() + lease())
+        model.objects.filter(pk=object_id).update(
+            reconcile_queued_until=timezone.now() + queued_mark()
+        )
     transaction.on_commit(lambda: send_reconcile(task_name, object_id))

@@ -41,6 +41,16 @@ class Readiness:
         return self.held or (self.ready and self.degraded is None)
 
 
+# With a backend that writes manifests for a GitOps tool, nothing reports back: the endpoint is
+# as ready as it can be known to be, and is checked again only at the slow cadence.
+MANIFESTS_WRITTEN = Readiness(
+    True,
+    "ManifestsWritten",
+    "Manifests written; the GitOps tool that applies them reports readiness, not this backend.",
+    0,
+)
+
+
 def readiness(
     deployment: dict | None,
     pods: Sequence[dict] = (),

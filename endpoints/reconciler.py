@@ -13,6 +13,7 @@ from control_plane.conditions import set_condition
 from control_plane.reconcile import Claim, claim, failure_of, next_check, release
 from endpoints.manifests import ENDPOINT_KINDS, ENDPOINT_LABEL, endpoint_objects
 from endpoints.models import Endpoint
+from endpoints.readiness import MANIFESTS_WRITTEN
 from endpoints.readiness import readiness as endpoint_readiness
 from tenants.models import Tenant
 
@@ -122,12 +123,15 @@ def _apply(endpoint: Endpoint, backend: ClusterBackend) -> str:
         # Only while some pod is not ready: its reason makes the condition say what is wrong.
         selector = ((live.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         pods = backend.list("v1", "Pod", endpoint.tenant.namespace, selector)
-    readiness = endpoint_readiness(
-        live,
-        pods,
-        min_replicas=spec.min_replicas,
-        suspended=endpoint.tenant.state == Tenant.State.SUSPENDED,
-    )
+    if backend.observes_status:
+        readiness = endpoint_readiness(
+            live,
+            pods,
+            min_replicas=spec.min_replicas,
+            suspended=endpoint.tenant.state == Tenant.State.SUSPENDED,
+        )
+    else:
+        readiness = MANIFESTS_WRITTEN
     degraded = ("Degraded", False, "Applied", "")
     if readiness.degraded is not None:
         degraded = ("Degraded", True, *readiness.degraded)

@@ -86,6 +86,8 @@ def _apply(tenant: Tenant, backend: ClusterBackend, system: Principal) -> str:
         backend, desired, scopes=_scopes(tenant), selector={TENANT_LABEL: tenant.slug}
     )
     quota_used, quota_current = _quota_used(backend, desired)
+    # A directory of manifests has no quota controller to wait for.
+    quota_current = quota_current or not backend.observes_status
     conditions, _ = set_condition(tenant.conditions, "Ready", True, "Applied", "Namespace ready.")
     conditions, _ = set_condition(conditions, "Degraded", False, "Applied")
     with transaction.atomic():

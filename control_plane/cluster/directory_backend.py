@@ -59,6 +59,8 @@ def render_yaml(obj: Mapping) -> bytes:
 
 
 class DirectoryBackend:
+    observes_status = False
+
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
 

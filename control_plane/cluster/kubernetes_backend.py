@@ -61,6 +61,8 @@ class _TimedDynamicClient(DynamicClient):
 
 
 class KubernetesBackend:
+    observes_status = True
+
     def __init__(
         self,
         api_client: ApiClient,

@@ -45,6 +45,10 @@ class ApplyResult:
 
 
 class ClusterBackend(Protocol):
+    # Whether objects read back carry what controllers report (`status`): a cluster does; a
+    # directory of manifests for GitOps does not, so readiness there is not observed.
+    observes_status: bool
+
     def apply(
         self,
         objects: Sequence[dict],

@@ -59,8 +59,7 @@ def test_an_unwritable_manifest_directory_shows_degraded_then_heals(world, tmp_p
     backend.error = None
     reconcile_endpoint(world.own_endpoint.pk, backend=backend)
     assert _condition(world.own_endpoint, "Degraded")["status"] == "False"
-    # A directory has no controller to start pods: the endpoint waits for its first replica.
-    assert _condition(world.own_endpoint, "Ready")["reason"] == "Starting"
+    assert _condition(world.own_endpoint, "Ready")["reason"] == "ManifestsWritten"
 
 
 def test_a_full_disk_under_a_tenant_shows_degraded_with_the_reason(world, tmp_path):

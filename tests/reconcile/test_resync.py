@@ -23,6 +23,9 @@ def sent(monkeypatch) -> list[tuple[str, int]]:
 
 
 def test_many_resync_ticks_while_a_reconcile_is_queued_queue_it_once(world, sent):
+    # As if the services' own messages were lost: every object is due and none marked queued.
+    Tenant.objects.update(reconcile_queued_until=None)
+    Endpoint.objects.update(reconcile_queued_until=None)
     for _ in range(50):
         tasks.resync()
     objects = Tenant.objects.count() + Endpoint.objects.count()
@@ -31,6 +34,7 @@ def test_many_resync_ticks_while_a_reconcile_is_queued_queue_it_once(world, sent
 
 
 def test_a_claimed_object_can_be_queued_again_once_it_is_due(world, sent):
+    Endpoint.objects.update(reconcile_queued_until=None)
     tasks.resync()
     sent.clear()
     pk = world.own_endpoint.pk
@@ -41,7 +45,16 @@ def test_a_claimed_object_can_be_queued_again_once_it_is_due(world, sent):
     assert sent == [("endpoints.reconcile_endpoint", pk)]
 
 
+def test_a_change_queued_by_a_service_is_not_queued_again_by_the_resync(world, sent):
+    tasks.resync()
+    # The endpoints were created through the service, which queued them; the tenants were not.
+    assert [name for name, _ in sent if name == "endpoints.reconcile_endpoint"] == []
+    assert len(sent) == Tenant.objects.count()
+
+
 def test_a_lost_message_is_queued_again_after_the_mark_expires(world, sent):
+    Tenant.objects.update(reconcile_queued_until=None)
+    Endpoint.objects.update(reconcile_queued_until=None)
     tasks.resync()
     sent.clear()
     Tenant.objects.filter(pk=world.own.pk).update(
