@@ -38,10 +38,10 @@ class Claim(enum.Enum):
 
 
 def queued_mark() -> timedelta:
-    """How long a queued object is not queued again: long enough for a deep backlog to drain
-    (a mark that expires while its message still waits would queue a duplicate), short enough
-    that a lost message is replaced within the settled recheck period."""
-    return max(lease(), timedelta(seconds=settings.RESYNC_STALE_AFTER_SECONDS))
+    """How long a queued object is not queued again: the lease. A message lost with a killed
+    worker (prefetched, never claimed) is replaced that soon; a backlog older than the lease can
+    hold an object twice, once per lease, so the queue stays bounded by the objects per lease."""
+    return lease()
 
 
 def claim(model: type[models.Model], pk: int) -> Claim:
