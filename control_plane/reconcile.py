@@ -118,6 +118,8 @@ def failure_of(error: Exception) -> Failure:
     that refuses the stored state (a GPU pool removed from settings)."""
     if isinstance(error, ClusterError):
         return Failure(error.reason, error.message, error.retryable)
+    if isinstance(error, TerminalError):
+        return Failure(error.reason, error.message, False)
     if isinstance(error, PermissionError):
         return Failure("PermissionDenied", f"{error.strerror}: {error.filename}", True)
     if isinstance(error, OSError) and error.errno == errno.ENOSPC:
@@ -148,3 +150,13 @@ def run_reconcile_task(task, reconcile: Callable[[], str]) -> str:
     if result == "waiting" or (result == "busy" and task.request.retries < BUSY_RETRIES):
         raise task.retry(countdown=retry_countdown(task.request.retries))
     return result
+
+
+class TerminalError(Exception):
+    """A failure retrying cannot fix until someone changes the object or the settings
+    (controller-runtime's `reconcile.TerminalError`): recorded, not retried."""
+
+    def __init__(self, message: str, *, reason: str = "Refused") -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason

@@ -6,11 +6,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from control_plane.audit.services import record
-from control_plane.auth.principal import Principal
 from control_plane.cluster import ClusterBackend, ObjectRef
 from control_plane.cluster.sync import delete_all, sync_objects
 from control_plane.conditions import set_condition
-from control_plane.reconcile import Claim, claim, failure_of, next_check, release
+from control_plane.reconcile import next_check
+from control_plane.reconcile_driver import Outcome, run, system_actor
 from endpoints.manifests import ENDPOINT_KINDS, ENDPOINT_LABEL, endpoint_objects
 from endpoints.models import Endpoint
 from endpoints.readiness import MANIFESTS_WRITTEN
@@ -66,39 +66,42 @@ def desired_objects(endpoint: Endpoint) -> list[dict]:
     return objects
 
 
-def reconcile_endpoint(endpoint_id: int, *, backend: ClusterBackend) -> str:
-    """Apply, prune, read back, write status. Returns "busy", "gone", "waiting", "deleted",
-    "applied", "unchanged" or "failed". Any exception is recorded first (Degraded, and an audit
-    event when the endpoint starts failing), then raised again if retrying soon can help."""
-    claimed = claim(Endpoint, endpoint_id)
-    if claimed is not Claim.CLAIMED:
-        return claimed.value
-    try:
-        endpoint = _load(endpoint_id)
-        if endpoint is None:
-            return "gone"
-        try:
-            if endpoint.state == Endpoint.State.DELETING or endpoint.tenant.state == "deleting":
-                return _delete(endpoint, backend)
-            if endpoint.tenant.last_reconciled_at is None:
-                _write_status(
-                    endpoint,
-                    updates={"next_check_at": next_check(settled=False)},
-                    conditions=[("Progressing", True, "WaitingForNamespace", "")],
-                )
-                return "waiting"
-            return _apply(endpoint, backend)
-        except Exception as error:
-            return _fail(endpoint, endpoint.generation, error)
-    finally:
-        release(Endpoint, endpoint_id)
+class EndpointKind:
+    """An endpoint: its revisions' Deployments, autoscaling and routing
+    (`control_plane.reconcile_driver`)."""
+
+    model = Endpoint
+    target_type = "endpoint"
+
+    def load(self, pk: int) -> Endpoint | None:
+        return _load(pk)
+
+    def reconcile(self, endpoint: Endpoint, backend: ClusterBackend) -> Outcome:
+        if endpoint.state == Endpoint.State.DELETING or endpoint.tenant.state == "deleting":
+            return _delete(endpoint, backend)
+        if endpoint.tenant.last_reconciled_at is None:
+            _write_status(
+                endpoint,
+                updates={"next_check_at": next_check(settled=False)},
+                conditions=[("Progressing", True, "WaitingForNamespace", "")],
+            )
+            return Outcome.WAITING
+        return _apply(endpoint, backend)
+
+    def audit_target(self, endpoint: Endpoint) -> tuple[str, str]:
+        return endpoint.name, endpoint.tenant.slug
 
 
-def _system(endpoint: Endpoint) -> Principal:
-    return Principal.system(request_id=f"reconcile-endpoint-{endpoint.pk}-g{endpoint.generation}")
+ENDPOINTS = EndpointKind()
 
 
-def _apply(endpoint: Endpoint, backend: ClusterBackend) -> str:
+def reconcile_endpoint(endpoint_id: int, *, backend: ClusterBackend) -> Outcome:
+    """Apply, prune, read back, write status; or, while it is being deleted, tear it down (see
+    `run` for failures)."""
+    return run(ENDPOINTS, endpoint_id, backend=backend)
+
+
+def _apply(endpoint: Endpoint, backend: ClusterBackend) -> Outcome:
     generation = endpoint.generation
     spec = endpoint.scaling_policy.to_spec()
     desired = desired_objects(endpoint)
@@ -151,8 +154,8 @@ def _apply(endpoint: Endpoint, backend: ClusterBackend) -> str:
         audit={"applied": outcome.changed, "pruned": outcome.pruned} if outcome.wrote else None,
     )
     if outcome.wrote:
-        return "applied"
-    return "changed-status" if changed else "unchanged"
+        return Outcome.APPLIED
+    return Outcome.CHANGED_STATUS if changed else Outcome.UNCHANGED
 
 
 def _write_status(
@@ -161,7 +164,6 @@ def _write_status(
     updates: dict,
     conditions: list[tuple[str, bool, str, str]],
     audit: dict | None = None,
-    failure: str = "",
 ) -> bool:
     current, transitioned = endpoint.conditions, False
     for type_, status, reason, message in conditions:
@@ -169,42 +171,20 @@ def _write_status(
         transitioned = transitioned or changed
     with transaction.atomic():
         Endpoint.objects.filter(pk=endpoint.pk).update(conditions=current, **updates)
-        if audit is not None or (failure and transitioned):
+        if audit is not None:
             record(
-                actor=_system(endpoint),
+                actor=system_actor(ENDPOINTS, endpoint),
                 action="endpoint.reconcile",
                 target_type="endpoint",
                 target_id=endpoint.name,
                 tenant_slug=endpoint.tenant.slug,
-                changes=audit or {},
-                outcome="failure" if failure else "success",
-                reason=failure,
+                changes=audit,
             )
     endpoint.conditions = current
     return transitioned
 
 
-def _fail(endpoint: Endpoint, generation: int, error: Exception) -> str:
-    failure = failure_of(error)
-    updates = {"next_check_at": next_check(settled=False)}
-    if not failure.retryable:
-        # Observed and refused (forbidden, invalid, quota): retrying now fails the same way.
-        updates |= {"observed_generation": generation, "last_reconciled_at": timezone.now()}
-    _write_status(
-        endpoint,
-        updates=updates,
-        conditions=[
-            ("Ready", False, failure.reason, failure.message),
-            ("Degraded", True, failure.reason, failure.message),
-        ],
-        failure=failure.message,
-    )
-    if failure.retryable:
-        raise error
-    return "failed"
-
-
-def _delete(endpoint: Endpoint, backend: ClusterBackend) -> str:
+def _delete(endpoint: Endpoint, backend: ClusterBackend) -> Outcome:
     removed = delete_all(
         backend, scopes=_scopes(endpoint), selector={ENDPOINT_LABEL: endpoint.name}
     )
@@ -214,11 +194,11 @@ def _delete(endpoint: Endpoint, backend: ClusterBackend) -> str:
         Endpoint.objects.select_for_update(of=("self",)).filter(pk=endpoint.pk).first()
         endpoint.delete()
         record(
-            actor=_system(endpoint),
+            actor=system_actor(ENDPOINTS, endpoint),
             action="endpoint.deleted",
             target_type="endpoint",
             target_id=endpoint.name,
             tenant_slug=endpoint.tenant.slug,
             changes={"removed": removed},
         )
-    return "deleted"
+    return Outcome.DELETED

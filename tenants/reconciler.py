@@ -13,7 +13,8 @@ from control_plane.auth.principal import Principal
 from control_plane.cluster import ClusterBackend, ObjectRef
 from control_plane.cluster.sync import delete_all, sync_objects
 from control_plane.conditions import set_condition
-from control_plane.reconcile import Claim, Failure, claim, failure_of, next_check, release
+from control_plane.reconcile import next_check
+from control_plane.reconcile_driver import Outcome, run, system_actor
 from tenants.manifests import TENANT_KINDS, TENANT_LABEL, tenant_objects
 from tenants.models import Tenant
 
@@ -50,36 +51,35 @@ def _record(tenant: Tenant, actor: Principal, **fields) -> None:
     )
 
 
-def reconcile_tenant(tenant_id: int, *, backend: ClusterBackend) -> str:
-    """Level-triggered: apply what the tenant should have, prune what it should not, read back.
+class TenantKind:
+    """A tenant: its namespace, quota and guard rails (`control_plane.reconcile_driver`)."""
 
-    Returns what happened ("busy", "gone", "applied", "unchanged", "waiting", "deleted",
-    "failed"). Any exception is recorded first (Degraded, and an audit event when the tenant
-    starts failing), then raised again if retrying soon can help.
-    """
-    claimed = claim(Tenant, tenant_id)
-    if claimed is not Claim.CLAIMED:
-        return claimed.value
-    try:
-        tenant = Tenant.objects.select_related("quota").filter(pk=tenant_id).first()
-        if tenant is None:
-            return "gone"
-        system = Principal.system(request_id=f"reconcile-tenant-{tenant.pk}-g{tenant.generation}")
-        try:
-            if tenant.state == Tenant.State.DELETING:
-                return _delete(tenant, backend, system)
-            return _apply(tenant, backend, system)
-        except Exception as error:
-            failure = failure_of(error)
-            _write_failure(tenant, tenant.generation, failure, system)
-            if failure.retryable:
-                raise
-            return "failed"
-    finally:
-        release(Tenant, tenant_id)
+    model = Tenant
+    target_type = "tenant"
+
+    def load(self, pk: int) -> Tenant | None:
+        return Tenant.objects.select_related("quota").filter(pk=pk).first()
+
+    def reconcile(self, tenant: Tenant, backend: ClusterBackend) -> Outcome:
+        system = system_actor(self, tenant)
+        if tenant.state == Tenant.State.DELETING:
+            return _delete(tenant, backend, system)
+        return _apply(tenant, backend, system)
+
+    def audit_target(self, tenant: Tenant) -> tuple[str, str]:
+        return tenant.slug, tenant.slug
 
 
-def _apply(tenant: Tenant, backend: ClusterBackend, system: Principal) -> str:
+TENANTS = TenantKind()
+
+
+def reconcile_tenant(tenant_id: int, *, backend: ClusterBackend) -> Outcome:
+    """Level-triggered: apply what the tenant should have, prune what it should not, read back;
+    or, while it is being deleted, tear it down (see `run` for failures)."""
+    return run(TENANTS, tenant_id, backend=backend)
+
+
+def _apply(tenant: Tenant, backend: ClusterBackend, system: Principal) -> Outcome:
     generation = tenant.generation
     desired = tenant_objects(tenant)
     outcome = sync_objects(
@@ -106,34 +106,10 @@ def _apply(tenant: Tenant, backend: ClusterBackend, system: Principal) -> str:
                 action="tenant.reconcile",
                 changes={"applied": outcome.changed, "pruned": outcome.pruned},
             )
-    return "applied" if outcome.wrote else "unchanged"
+    return Outcome.APPLIED if outcome.wrote else Outcome.UNCHANGED
 
 
-def _write_failure(tenant: Tenant, generation: int, failure: Failure, system: Principal) -> None:
-    conditions, _ = set_condition(
-        tenant.conditions, "Ready", False, failure.reason, failure.message
-    )
-    conditions, transitioned = set_condition(
-        conditions, "Degraded", True, failure.reason, failure.message
-    )
-    fields = {"conditions": conditions, "next_check_at": next_check(settled=False)}
-    if not failure.retryable:
-        # Observed and refused: retrying at once would fail the same way. The resync tries
-        # again once the object is stale, or at once when someone changes it.
-        fields |= {"observed_generation": generation, "last_reconciled_at": timezone.now()}
-    with transaction.atomic():
-        Tenant.objects.filter(pk=tenant.pk).update(**fields)
-        if transitioned:
-            _record(
-                tenant,
-                system,
-                action="tenant.reconcile",
-                outcome="failure",
-                reason=failure.message,
-            )
-
-
-def _delete(tenant: Tenant, backend: ClusterBackend, system: Principal) -> str:
+def _delete(tenant: Tenant, backend: ClusterBackend, system: Principal) -> Outcome:
     """Endpoints' objects go with the namespace; the ReferenceGrant lives elsewhere and is
     removed explicitly. The rows go last, once the namespace is really gone: a namespace stays
     Terminating while finalizers (the KEDA operator's on ScaledObjects) run, and forgetting the
@@ -148,7 +124,7 @@ def _delete(tenant: Tenant, backend: ClusterBackend, system: Principal) -> str:
         Tenant.objects.filter(pk=tenant.pk).update(
             conditions=conditions, next_check_at=next_check(settled=False)
         )
-        return "waiting"
+        return Outcome.WAITING
     with transaction.atomic():
         # Lock order (docs/decisions/0006-lock-order.md): the tenant row before the rows that go
         # with it, the audit chain head last.
@@ -161,4 +137,4 @@ def _delete(tenant: Tenant, backend: ClusterBackend, system: Principal) -> str:
             action="tenant.deleted",
             changes={"removed": removed, "endpoints": endpoints},
         )
-    return "deleted"
+    return Outcome.DELETED
