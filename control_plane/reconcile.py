@@ -38,10 +38,11 @@ class Claim(enum.Enum):
 
 
 def queued_mark() -> timedelta:
-    """How long a queued object is not queued again: the lease. A message lost with a killed
-    worker (prefetched, never claimed) is replaced that soon; a backlog older than the lease can
-    hold an object twice, once per lease, so the queue stays bounded by the objects per lease."""
-    return lease()
+    """How long a queued object is not queued again, at most: a backlog of any depth drains
+    before its marks expire. Messages lost with a killed worker (prefetched, never claimed) are
+    replaced sooner: once the broker's queue is empty, the resync ignores the marks (`claim_due`
+    with `marks_valid=False`)."""
+    return max(lease(), timedelta(seconds=settings.RESYNC_STALE_AFTER_SECONDS))
 
 
 def claim(model: type[models.Model], pk: int) -> Claim:
@@ -56,7 +57,9 @@ def claim(model: type[models.Model], pk: int) -> Claim:
     return Claim.BUSY if model.objects.filter(pk=pk).exists() else Claim.GONE
 
 
-def claim_due(model: type[models.Model], *, limit: int | None = None) -> list[int]:
+def claim_due(
+    model: type[models.Model], *, marks_valid: bool = True, limit: int | None = None
+) -> list[int]:
     """The objects the resync should queue now, each marked queued in the same transaction:
     desired state ahead of what was observed, or a check due; not leased by a worker, and not
     already queued. A backlog (a dead worker, a broker outage) therefore holds each object at
@@ -70,9 +73,10 @@ def claim_due(model: type[models.Model], *, limit: int | None = None) -> list[in
             | Q(next_check_at__lte=now)
         )
         .filter(Q(reconcile_lease_until__isnull=True) | Q(reconcile_lease_until__lt=now))
-        .filter(Q(reconcile_queued_until__isnull=True) | Q(reconcile_queued_until__lt=now))
         .order_by("next_check_at", "pk")
     )
+    if marks_valid:
+        due = due.filter(Q(reconcile_queued_until__isnull=True) | Q(reconcile_queued_until__lt=now))
     with transaction.atomic():
         # SKIP LOCKED: two overlapping resyncs split the due objects instead of both taking them.
         pks = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])

@@ -29,6 +29,22 @@ def send_reconcile(task_name: str, object_id: int) -> None:
         )
 
 
+def queued_message_count() -> int | None:
+    """Messages waiting in the reconcile queue, or None when the broker cannot say. Zero means
+    every queued mark is stale: its message was consumed or lost with a killed worker."""
+    from control_plane.celery import app
+
+    try:
+        with app.connection_for_read() as connection:
+            declared = connection.default_channel.queue_declare(
+                queue=app.conf.task_default_queue, passive=True
+            )
+            return int(declared.message_count)
+    except Exception as error:
+        logger.warning("could not read the queue length, keeping queued marks: %s", error)
+        return None
+
+
 def reconcile_on_commit(
     task_name: str, object_id: int, *, model: type[models.Model] | None = None
 ) -> None:

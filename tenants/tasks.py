@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from control_plane.reconcile import claim_due, cluster_backend, run_reconcile_task
-from control_plane.scheduling import send_reconcile
+from control_plane.scheduling import queued_message_count, send_reconcile
 from tenants import reconciler
 from tenants.models import Tenant
 
@@ -24,7 +24,11 @@ def resync() -> dict[str, int]:
     heal here, and a backlog never holds an object twice."""
     from endpoints.models import Endpoint
 
-    tenants, endpoints = claim_due(Tenant), claim_due(Endpoint)
+    # An empty queue means no queued message can still arrive: marks left are from messages
+    # lost with a killed worker, and their objects are queued again now.
+    marks_valid = queued_message_count() != 0
+    tenants = claim_due(Tenant, marks_valid=marks_valid)
+    endpoints = claim_due(Endpoint, marks_valid=marks_valid)
     for tenant_id in tenants:
         send_reconcile("tenants.reconcile_tenant", tenant_id)
     for endpoint_id in endpoints:

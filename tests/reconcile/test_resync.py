@@ -19,6 +19,8 @@ pytestmark = pytest.mark.django_db
 def sent(monkeypatch) -> list[tuple[str, int]]:
     messages: list[tuple[str, int]] = []
     monkeypatch.setattr(tasks, "send_reconcile", lambda name, pk: messages.append((name, pk)))
+    # Messages wait in the broker: queued marks are honoured.
+    monkeypatch.setattr(tasks, "queued_message_count", lambda: 1)
     return messages
 
 
@@ -62,3 +64,14 @@ def test_a_lost_message_is_queued_again_after_the_mark_expires(world, sent):
     )
     tasks.resync()
     assert sent == [("tenants.reconcile_tenant", world.own.pk)]
+
+
+def test_once_the_queue_is_empty_marked_objects_are_queued_again(world, sent, monkeypatch):
+    tasks.resync()
+    queued_before = len(sent)
+    sent.clear()
+    # The worker that held the messages was killed: the queue is empty, the marks remain.
+    monkeypatch.setattr(tasks, "queued_message_count", lambda: 0)
+    tasks.resync()
+    assert len(sent) == Tenant.objects.count() + Endpoint.objects.count()
+    assert queued_before < len(sent)
