@@ -21,7 +21,15 @@ from control_plane.audit.services import record
 from control_plane.auth.principal import Principal
 from control_plane.cluster import ClusterBackend
 from control_plane.conditions import set_condition
-from control_plane.reconcile import Claim, Failure, claim, failure_of, next_check, release
+from control_plane.reconcile import (
+    Claim,
+    Failure,
+    claim,
+    failure_of,
+    next_check,
+    queued_mark,
+    release,
+)
 
 
 class Outcome(enum.StrEnum):
@@ -83,7 +91,10 @@ def write_failure(kind: ReconcileKind, obj: Any, failure: Failure) -> None:
         conditions, "Degraded", True, failure.reason, failure.message
     )
     fields: dict[str, Any] = {"conditions": conditions, "next_check_at": next_check(settled=False)}
-    if not failure.retryable:
+    if failure.retryable:
+        # The task retries with backoff: that retry is the object's queued message.
+        fields["reconcile_queued_until"] = timezone.now() + queued_mark()
+    else:
         # Observed and refused: retrying at once fails the same way. The resync tries again
         # once the object is stale, or at once when someone changes it.
         fields |= {"observed_generation": obj.generation, "last_reconciled_at": timezone.now()}

@@ -9,7 +9,7 @@ from control_plane.audit.services import record
 from control_plane.cluster import ClusterBackend, ObjectRef
 from control_plane.cluster.sync import delete_all, sync_objects
 from control_plane.conditions import set_condition
-from control_plane.reconcile import next_check
+from control_plane.reconcile import next_check, queued_mark
 from control_plane.reconcile_driver import Outcome, run, system_actor
 from endpoints.manifests import ENDPOINT_KINDS, ENDPOINT_LABEL, endpoint_objects
 from endpoints.models import Endpoint
@@ -82,7 +82,11 @@ class EndpointKind:
         if endpoint.tenant.last_reconciled_at is None:
             _write_status(
                 endpoint,
-                updates={"next_check_at": next_check(settled=False)},
+                # The task retries shortly: that retry is this endpoint's queued message.
+                updates={
+                    "next_check_at": next_check(settled=False),
+                    "reconcile_queued_until": timezone.now() + queued_mark(),
+                },
                 conditions=[("Progressing", True, "WaitingForNamespace", "")],
             )
             return Outcome.WAITING
