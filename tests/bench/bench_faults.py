@@ -110,7 +110,7 @@ def run(args: argparse.Namespace, workdir: Path, database_url: str, redis_url: s
     os.environ.update(env)
     objects = _seed(args.tenants, args.endpoints_per_tenant)
 
-    from tenants.tasks import resync
+    from control_plane.resync import resync
 
     broker = redis.Redis.from_url(redis_url)
     log = workdir / "worker.log"

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from control_plane import resync as tasks
 from control_plane.reconcile import Claim, claim, release
 from endpoints.models import Endpoint
-from tenants import tasks
 from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db
