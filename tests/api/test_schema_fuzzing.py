@@ -50,3 +50,28 @@ def test_api_never_fails_and_always_answers_within_its_schema(
             response_schema_conformance,
         ]
     )
+
+
+write_routes = schema.include(method=["POST", "PUT", "PATCH", "DELETE"])
+
+
+@pytest.mark.django_db
+@write_routes.parametrize()
+@hypothesis_settings(
+    max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+)
+def test_write_routes_never_fail_under_a_larger_budget(
+    case, world, keep_test_connection_open, prometheus_session, settings
+):
+    """Writes are where bad input used to reach the database: a larger budget there."""
+    settings.PROMETHEUS_URL = prometheus_session.url
+    token = world.keys["platform_admin"]
+    case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+    case.call_and_validate(
+        checks=[
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+        ]
+    )

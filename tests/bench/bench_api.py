@@ -2,9 +2,10 @@
 
     .venv/bin/python tests/bench/bench_api.py [--clients 1,10,50] [--seconds 10] [--tenants 200]
 
-Starts its own PostgreSQL (tests/servers.py) and gunicorn (4 sync workers, the directory
-backend, no Celery worker: queued reconciles stay in the filesystem broker), seeds `--tenants`
-tenants of data, then runs three workloads at each client count, each for `--seconds`:
+Starts its own PostgreSQL (tests/servers.py), gunicorn (4 sync workers) and a Celery worker
+(one process, the directory backend, the filesystem broker) that reconciles what the requests
+change and removes deleted endpoints, as in production; seeds `--tenants` tenants of data, then
+runs three workloads at each client count, each for `--seconds`:
 - `one-tenant writes`: every client creates, patches and deletes its own endpoints in ONE tenant;
 - `spread writes`: the same, each client in its own tenant;
 - `reads`: endpoint list, endpoint detail and audit events of one tenant.
@@ -70,6 +71,33 @@ def _seed(tenants: int) -> dict:
 
     connections.close_all()
     return {"key": key, "model_version": version.pk}
+
+
+@contextlib.contextmanager
+def _worker(env: dict, workdir: Path):
+    log = open(workdir / "worker.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/celery"),
+            "-A",
+            "control_plane",
+            "worker",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        log.close()
 
 
 @contextlib.contextmanager
@@ -255,6 +283,7 @@ def main() -> int:
         os.environ.update(env)
         seeded = _seed(args.tenants)
         port = _free_port()
+        stack.enter_context(_worker(env, workdir))
         stack.enter_context(_gunicorn(env, port, workdir))
         base = f"http://127.0.0.1:{port}"
         results = [
