@@ -8,6 +8,9 @@ import pytest
 import urllib3
 from kubernetes.dynamic import DynamicClient
 
+from control_plane.cluster.errors import Forbidden
+from control_plane.cluster.kubernetes_backend import KubernetesBackend
+from control_plane.cluster.types import ObjectRef
 from tests.cluster import factories
 from tests.fakes.kube_resources import RESOURCES
 
@@ -163,3 +166,27 @@ def test_fail_next_skips_discovery_and_is_logged(http, kube_apiserver):
         ("list", 500),
         ("list", 200),
     ]
+
+
+def test_a_namespace_with_finalized_contents_stays_terminating_and_refuses_new_objects(
+    kube_apiserver,
+):
+    backend = KubernetesBackend(kube_apiserver.api_client(), sleep=lambda s: None)
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doomed"}}
+    held = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "held", "namespace": "doomed", "finalizers": ["example.com/x"]},
+    }
+    backend.apply([namespace, held])
+    assert backend.delete(ObjectRef("v1", "Namespace", None, "doomed"))
+
+    live = backend.get(ObjectRef("v1", "Namespace", None, "doomed"))
+    assert live["status"]["phase"] == "Terminating"
+    assert live["metadata"]["deletionTimestamp"]
+    fresh = {**held, "metadata": {"name": "new", "namespace": "doomed"}}
+    with pytest.raises(Forbidden, match="because it is being terminated"):
+        backend.apply([fresh])
+
+    kube_apiserver.remove_finalizers("v1", "ServiceAccount", "doomed", "held")
+    assert backend.get(ObjectRef("v1", "Namespace", None, "doomed")) is None

@@ -146,6 +146,11 @@ class FakeKubeApiServer:
     ) -> None:
         self.state.hand_edit(api_version, kind, namespace, name, edit)
 
+    def remove_finalizers(
+        self, api_version: str, kind: str, namespace: str | None, name: str
+    ) -> None:
+        self.state.remove_finalizers(api_version, kind, namespace, name)
+
     def hold_pods(self, namespace: str, name: str, problem: PodProblem | None) -> None:
         self.state.hold_pods(namespace, name, problem)
 

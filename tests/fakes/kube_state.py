@@ -144,6 +144,7 @@ class ClusterState:
                     f'{resource.qualified} "{name}" already exists',
                     _details(resource, name),
                 )
+            self._refuse_in_terminating_namespace(resource, namespace, body)
             stored = self._insert(resource, namespace, body)
             return self._served(stored.body, resource, version)
 
@@ -171,6 +172,7 @@ class ClusterState:
             stored = self._objects.get(self._key(resource, namespace, name))
             created = stored is None
             if stored is None:
+                self._refuse_in_terminating_namespace(resource, namespace, body)
                 stored = self._insert(resource, namespace, body, field_manager=field_manager)
             else:
                 self._reapply(stored, body, force=force, field_manager=field_manager)
@@ -179,12 +181,14 @@ class ClusterState:
     def delete(self, resource: ResourceType, namespace: str | None, name: str) -> dict:
         with self._lock:
             stored = self._existing(resource, namespace, name)
-            self._forget(self._key(resource, namespace, name))
-            if resource.kind == "Namespace":
-                # The namespace controller deletes everything inside (the real one does it
-                # while the Namespace is Terminating; here it is immediate).
-                for key in list(self._by_namespace.get(name, ())):
-                    self._forget(key)
+            if stored.body["metadata"].get("finalizers"):
+                # Kept, marked for deletion, until its finalizers are removed (by the operator
+                # that set them, here `remove_finalizers`).
+                self._mark_deleted(stored)
+            elif resource.kind == "Namespace":
+                self._terminate_namespace(stored, name)
+            else:
+                self._forget(self._key(resource, namespace, name))
             self._revision += 1
             self._settle(namespace)
             return {
@@ -195,16 +199,72 @@ class ClusterState:
                 "details": {**_details(resource, name), "uid": stored.body["metadata"]["uid"]},
             }
 
+    def remove_finalizers(
+        self, api_version: str, kind: str, namespace: str | None, name: str
+    ) -> None:
+        """What the operator that set them does when its cleanup is done: the object goes if it
+        was being deleted, and its Namespace too once nothing is left in it."""
+        with self._lock:
+            stored = self._existing(self._resource_of(api_version, kind), namespace, name)
+            stored.body["metadata"].pop("finalizers", None)
+            if stored.body["metadata"].get("deletionTimestamp"):
+                self._forget(self._key(stored.resource, namespace, name))
+            if namespace is not None and not self._by_namespace.get(namespace):
+                ns = self._objects.get(("", "namespaces", None, namespace))
+                if ns is not None and ns.body["metadata"].get("deletionTimestamp"):
+                    self._forget(("", "namespaces", None, namespace))
+            self._revision += 1
+
+    def _refuse_in_terminating_namespace(
+        self, resource: ResourceType, namespace: str | None, body: dict
+    ) -> None:
+        """The NamespaceLifecycle admission plugin refuses new objects in a namespace being
+        deleted (k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle)."""
+        if namespace is None:
+            return
+        ns = self._objects.get(("", "namespaces", None, namespace))
+        if ns is not None and ns.body["metadata"].get("deletionTimestamp"):
+            name = body["metadata"]["name"]
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'{resource.plural} "{name}" is forbidden: unable to create new content in '
+                f"namespace {namespace} because it is being terminated",
+                {"name": name, "kind": resource.plural},
+            )
+
+    def _mark_deleted(self, stored: _Stored) -> None:
+        new_body = copy.deepcopy(stored.body)
+        new_body["metadata"].setdefault("deletionTimestamp", _now())
+        self._replace(stored, new_body)
+
+    def _terminate_namespace(self, stored: _Stored, name: str) -> None:
+        """The namespace controller deletes everything inside; objects with finalizers stay,
+        and keep the Namespace `Terminating` until they are gone."""
+        for key in list(self._by_namespace.get(name, ())):
+            if self._objects[key].body["metadata"].get("finalizers"):
+                self._mark_deleted(self._objects[key])
+            else:
+                self._forget(key)
+        if self._by_namespace.get(name):
+            self._mark_deleted(stored)
+            stored.body["status"] = {"phase": "Terminating"}
+        else:
+            self._forget(self._key(stored.resource, None, name))
+
+    def _resource_of(self, api_version: str, kind: str) -> ResourceType:
+        return next(
+            r
+            for r in RESOURCES
+            if r.kind == kind and api_version in {r.api_version(v) for v in r.versions}
+        )
+
     def hand_edit(
         self, api_version: str, kind: str, namespace: str | None, name: str, edit
     ) -> None:
         """What `kubectl edit` or `kubectl patch` does: `edit(body)` changes a copy of the
         object in place, under another field manager, leaving our annotations as they were."""
-        resource = next(
-            r
-            for r in RESOURCES
-            if r.kind == kind and api_version in {r.api_version(v) for v in r.versions}
-        )
+        resource = self._resource_of(api_version, kind)
         with self._lock:
             stored = self._existing(resource, namespace, name)
             new_body = copy.deepcopy(stored.body)

@@ -9,6 +9,7 @@ import pytest
 from django.test import override_settings
 
 from control_plane.audit.models import AuditEvent
+from control_plane.cluster import ObjectRef
 from control_plane.cluster.directory_backend import DirectoryBackend
 from control_plane.conditions import condition
 from control_plane.errors import Conflict
@@ -84,34 +85,27 @@ def test_a_render_refused_by_todays_settings_shows_degraded_without_retrying(wor
     assert endpoint.observed_generation == endpoint.generation
 
 
-class TerminatingNamespaces(DirectoryBackend):
-    """Namespaces that stay Terminating for `polls` reads after their deletion, as they do while
-    the KEDA operator's finalizers on ScaledObjects run."""
-
-    polls = 2
-
-    def get(self, ref):
-        if ref.kind == "Namespace" and self.polls > 0:
-            self.polls -= 1
-            return {
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {"name": ref.name, "deletionTimestamp": "2026-12-04T00:00:00Z"},
-                "status": {"phase": "Terminating"},
-            }
-        return super().get(ref)
-
-
-def test_a_tenant_stays_deleting_until_its_namespace_is_gone(world, tmp_path):
-    backend = TerminatingNamespaces(tmp_path / "manifests")
-    reconcile_tenant(world.own.pk, backend=backend)
+def test_a_tenant_stays_deleting_until_its_namespace_is_gone(world, kube_backend, kube_apiserver):
+    reconcile_tenant(world.own.pk, backend=kube_backend)
+    reconcile_endpoint(world.own_endpoint.pk, backend=kube_backend)
+    # The KEDA operator puts a finalizer on every ScaledObject it manages.
+    kube_apiserver.hand_edit(
+        "keda.sh/v1alpha1",
+        "ScaledObject",
+        "tenant-acme",
+        "chat-r1",
+        lambda body: body["metadata"].update(finalizers=["finalizer.keda.sh"]),
+    )
     tenant_services.tenant_delete(actor=system(), tenant=world.own)
 
-    assert reconcile_tenant(world.own.pk, backend=backend) == "waiting"
+    assert reconcile_tenant(world.own.pk, backend=kube_backend) == "waiting"
+    namespace = kube_backend.get(ObjectRef("v1", "Namespace", None, "tenant-acme"))
+    assert namespace["status"]["phase"] == "Terminating"
     assert _condition(world.own, "Progressing")["reason"] == "NamespaceTerminating"
     with pytest.raises(Conflict, match="still being deleted"):
         tenant_services.tenant_create(actor=system(), slug="acme", display_name="Acme again")
 
-    assert reconcile_tenant(world.own.pk, backend=backend) == "waiting"
-    assert reconcile_tenant(world.own.pk, backend=backend) == "deleted"
+    kube_apiserver.remove_finalizers("keda.sh/v1alpha1", "ScaledObject", "tenant-acme", "chat-r1")
+    assert reconcile_tenant(world.own.pk, backend=kube_backend) == "deleted"
     assert not Tenant.objects.filter(slug="acme").exists()
+    assert kube_backend.get(ObjectRef("v1", "Namespace", None, "tenant-acme")) is None
