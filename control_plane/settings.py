@@ -293,3 +293,18 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Rollouts (endpoints/rollouts/). The analysis tick claims rollouts whose `next_check_at` is due.
+ROLLOUT_TICK_SECONDS = env_int("ROLLOUT_TICK_SECONDS", 5, minimum=1)
+# The shortest analysis interval a rollout may ask for: four samples at a 15 s scrape interval
+# need a minute; below 10 s a window holds too few samples for `increase` to mean anything.
+ROLLOUT_MIN_INTERVAL_SECONDS = env_int("ROLLOUT_MIN_INTERVAL_SECONDS", 10, minimum=1)
+# How long a retired revision (the canary after a rollback, the old stable after a promotion)
+# keeps its pods once the HTTPRoute no longer sends it traffic: the preStop drain plus the
+# longest response the route allows (endpoints/manifests.py), so no in-flight generation is cut.
+ROLLOUT_DRAIN_SECONDS = env_int("ROLLOUT_DRAIN_SECONDS", 15 + 300, minimum=0)
+CELERY_BEAT_SCHEDULE["analyse-rollouts"] = {
+    "task": "endpoints.analyse_rollouts",
+    "schedule": float(ROLLOUT_TICK_SECONDS),
+    "options": {"expires": float(ROLLOUT_TICK_SECONDS), "queue": "analysis"},
+}

@@ -37,7 +37,7 @@ ENDPOINT_LABEL = "llm-control-plane/endpoint"
 REVISION_LABEL = "llm-control-plane/revision"
 APP_NAME_LABEL = "app.kubernetes.io/name"
 
-ROLES = ("stable", "canary")
+ROLES = ("stable", "canary", "retiring")
 
 # What the reconciler lists (by the managed-by label) in a tenant namespace to prune objects of
 # revisions and endpoints no longer in service.
@@ -109,7 +109,8 @@ def _gpu_resources(model_version: ModelVersion) -> dict[str, str]:
     return {"nvidia.com/gpu": str(model_version.gpus_per_replica)}
 
 
-def _vllm_args(endpoint: Endpoint, model_version: ModelVersion) -> list[str]:
+def _vllm_args(revision: Revision) -> list[str]:
+    endpoint, model_version = revision.endpoint, revision.model_version
     args = [
         "--model",
         model_version.model_reference,
@@ -120,7 +121,7 @@ def _vllm_args(endpoint: Endpoint, model_version: ModelVersion) -> list[str]:
     ]
     if model_version.source == ModelVersion.Source.HUGGING_FACE and model_version.hf_revision:
         args += ["--revision", model_version.hf_revision]
-    engine_args = dict(model_version.engine_args)
+    engine_args = revision.effective_engine_args
     # One device per MIG slice; otherwise shard over every GPU of the replica.
     engine_args.setdefault(
         "tensor_parallel_size", 1 if model_version.mig_profile else model_version.gpus_per_replica
@@ -209,7 +210,7 @@ def _deployment(revision: Revision, pool: GpuPool) -> dict:
         "name": "vllm",
         "image": model_version.image,
         # The image's entrypoint is vLLM's OpenAI-compatible server; we only pass arguments.
-        "args": _vllm_args(endpoint, model_version),
+        "args": _vllm_args(revision),
         "ports": [{"name": "http", "containerPort": VLLM_PORT, "protocol": "TCP"}],
         "env": _hf_token_env(model_version),
         "resources": {"requests": resources, "limits": dict(resources)},
@@ -346,6 +347,8 @@ def revision_objects(
     InterceptorRoute, named after the endpoint so that promotion re-points the same route. It
     comes before the ScaledObject because the add-on's scaler must know the route when KEDA
     first asks it for a metric spec (https://keda.sh/http-add-on/latest/user-guide/autoscale-an-app/).
+    A retiring revision keeps the endpoint's scaling (it may reach zero as its last requests
+    finish) and no interceptor: nothing routes to it any more.
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
@@ -360,9 +363,9 @@ def revision_objects(
         _pod_monitor(revision),
     ]
     route = None
-    if spec.scales_to_zero:
+    if spec.scales_to_zero and role == "stable":
         route = endpoint.name
-        max_num_seqs = model_version.engine_args.get("max_num_seqs", VLLM_DEFAULT_MAX_NUM_SEQS)
+        max_num_seqs = revision.effective_engine_args.get("max_num_seqs", VLLM_DEFAULT_MAX_NUM_SEQS)
         objects.append(
             keda.interceptor_route(
                 name=route,
@@ -452,7 +455,8 @@ def _http_route(endpoint: Endpoint, spec: ScalingSpec) -> dict:
 
 
 def endpoint_objects(endpoint: Endpoint, *, spec: ScalingSpec) -> list[dict]:
-    """The objects of the stable and the canary revision, then the endpoint's HTTPRoute.
+    """The objects of the stable, the canary and a retiring revision, then the endpoint's
+    HTTPRoute.
 
     GPU pools come from settings through `pool_for`; the relations `stable_revision`,
     `canary_revision`, their `model_version` and `endpoint.tenant` should be loaded up front
@@ -464,6 +468,7 @@ def endpoint_objects(endpoint: Endpoint, *, spec: ScalingSpec) -> list[dict]:
     for role, revision in (
         ("stable", endpoint.stable_revision),
         ("canary", endpoint.canary_revision),
+        ("retiring", endpoint.retiring_revision),
     ):
         if revision is None:
             continue

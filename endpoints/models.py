@@ -97,6 +97,11 @@ class Endpoint(models.Model):
     canary_revision = models.ForeignKey(
         "Revision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The revision a finished rollout took out of service: no traffic any more, its pods kept
+    # until their in-flight requests drain (Rollout.retire_after), then pruned.
+    retiring_revision = models.ForeignKey(
+        "Revision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Share of traffic (percent) the HTTPRoute sends to the canary; owned by rollouts.
     canary_weight = models.PositiveSmallIntegerField(default=0)
     state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
@@ -136,7 +141,9 @@ class Endpoint(models.Model):
         return f"https://{self.public_host}/v1"
 
     def revisions_in_service(self) -> list[Revision]:
-        return [r for r in (self.stable_revision, self.canary_revision) if r is not None]
+        """Every revision that may hold pods: stable, canary, and one still draining."""
+        revisions = (self.stable_revision, self.canary_revision, self.retiring_revision)
+        return [r for r in revisions if r is not None]
 
 
 class Revision(models.Model):
@@ -145,6 +152,8 @@ class Revision(models.Model):
         ModelVersion, on_delete=models.PROTECT, related_name="revisions"
     )
     number = models.PositiveIntegerField()
+    # Engine arguments of this revision over the model version's (a rollout may change them).
+    engine_args = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -159,3 +168,114 @@ class Revision(models.Model):
     @property
     def kubernetes_name(self) -> str:
         return f"{self.endpoint.name}-r{self.number}"
+
+    @property
+    def effective_engine_args(self) -> dict:
+        return {**self.model_version.engine_args, **self.engine_args}
+
+
+class Rollout(models.Model):
+    """Moves an endpoint from its stable revision to a new one: a canary in weighted steps
+    promoted only on passing analysis, or a direct replacement once the new revision is ready.
+    Reconciled like tenants and endpoints (`endpoints.rollouts.reconciler`)."""
+
+    class Strategy(models.TextChoices):
+        CANARY = "canary"
+        DIRECT = "direct"
+
+    class State(models.TextChoices):
+        PENDING = "pending"  # the canary is provisioning, or warming up
+        PROGRESSING = "progressing"
+        PAUSED = "paused"
+        PROMOTED = "promoted"
+        ROLLED_BACK = "rolled_back"
+        ABORTED = "aborted"
+
+    ACTIVE_STATES = (State.PENDING, State.PROGRESSING, State.PAUSED)
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="rollouts")
+    from_revision = models.ForeignKey(Revision, on_delete=models.PROTECT, related_name="+")
+    to_revision = models.ForeignKey(Revision, on_delete=models.PROTECT, related_name="+")
+    strategy = models.CharField(max_length=16, choices=Strategy.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    # The analysis settings as started: steps (percent), intervals, gates
+    # (endpoints.rollouts.spec.RolloutSpec).
+    spec = models.JSONField(default=dict)
+    step = models.PositiveSmallIntegerField(default=0)  # index into spec["steps"]
+    weight = models.PositiveSmallIntegerField(default=0)  # percent of traffic to the canary
+    # Sequential tests' evidence so far (scaling.analysis.gate), and the counters of the gate.
+    evidence = models.JSONField(default=dict, blank=True)
+    failed_checks = models.PositiveIntegerField(default=0)
+    inconclusive_streak = models.PositiveIntegerField(default=0)
+    step_passed_seconds = models.FloatField(default=0.0)
+    canary_ready_at = models.DateTimeField(null=True, blank=True)
+    # The next analysis window opens here: it starts where the last counted one ended.
+    window_start = models.DateTimeField(null=True, blank=True)
+    # Why the rollout is where it is (the last transition's reason), for people.
+    message = models.TextField(blank=True)
+    # After promotion or rollback: the endpoint generation that carries the weight change, and
+    # when the retired revision's objects may go (its in-flight requests have drained).
+    retire_generation = models.PositiveBigIntegerField(null=True, blank=True)
+    retire_after = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The reconcile driver's bookkeeping, as on tenants and endpoints (control_plane/reconcile.py).
+    generation = models.PositiveBigIntegerField(default=1)
+    observed_generation = models.PositiveBigIntegerField(default=0)
+    conditions = models.JSONField(default=list, blank=True)
+    last_reconciled_at = models.DateTimeField(null=True, blank=True)
+    reconcile_lease_until = models.DateTimeField(null=True, blank=True)
+    reconcile_queued_until = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["endpoint", "-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint"],
+                condition=models.Q(state__in=["pending", "progressing", "paused"]),
+                name="one_active_rollout_per_endpoint",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} rollout {self.pk} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE_STATES
+
+
+class RolloutCheck(models.Model):
+    """One analysis of one window: the evidence a promotion or rollback carries."""
+
+    class Verdict(models.TextChoices):
+        PASS = "pass"
+        FAIL = "fail"
+        INCONCLUSIVE = "inconclusive"
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="checks")
+    number = models.PositiveIntegerField()
+    step = models.PositiveSmallIntegerField()
+    weight = models.PositiveSmallIntegerField()
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    queries = models.JSONField(default=dict)
+    canary = models.JSONField(default=dict)
+    stable = models.JSONField(default=dict)
+    statistics = models.JSONField(default=dict)
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    reason = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["rollout", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["rollout", "number"], name="one_check_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"check {self.number} of rollout {self.rollout_id}: {self.verdict}"

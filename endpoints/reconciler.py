@@ -31,6 +31,8 @@ def _load(endpoint_id: int) -> Endpoint | None:
             "stable_revision__endpoint__tenant",
             "canary_revision__model_version",
             "canary_revision__endpoint__tenant",
+            "retiring_revision__model_version",
+            "retiring_revision__endpoint__tenant",
         )
         .filter(pk=endpoint_id)
         .first()

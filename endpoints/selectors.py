@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from control_plane.auth.principal import Principal
 from control_plane.errors import NotFound
-from endpoints.models import Endpoint, ModelVersion, Revision
+from endpoints.models import Endpoint, ModelVersion, Revision, Rollout
 from tenants.models import Tenant
 from tenants.resources import Resources
 
@@ -37,7 +37,10 @@ def committed_by_endpoints(*, tenant: Tenant, exclude: Endpoint | None = None) -
     endpoints = (
         Endpoint.objects.filter(tenant=tenant)
         .select_related(
-            "scaling_policy", "stable_revision__model_version", "canary_revision__model_version"
+            "scaling_policy",
+            "stable_revision__model_version",
+            "canary_revision__model_version",
+            "retiring_revision__model_version",
         )
         .order_by("pk")
     )
@@ -67,13 +70,26 @@ def model_version_for(*, actor: Principal, pk: int) -> ModelVersion:
 
 
 def endpoints_of(*, tenant: Tenant) -> QuerySet[Endpoint]:
-    return Endpoint.objects.filter(tenant=tenant).select_related(
-        "tenant",
-        "scaling_policy",
-        "stable_revision__model_version",
-        "stable_revision__endpoint",
-        "canary_revision__model_version",
-        "canary_revision__endpoint",
+    active_rollouts = Prefetch(
+        "rollouts",
+        queryset=Rollout.objects.filter(state__in=Rollout.ACTIVE_STATES).select_related(
+            "to_revision__endpoint"
+        ),
+        to_attr="active_rollouts",
+    )
+    return (
+        Endpoint.objects.filter(tenant=tenant)
+        .prefetch_related(active_rollouts)
+        .select_related(
+            "tenant",
+            "scaling_policy",
+            "stable_revision__model_version",
+            "stable_revision__endpoint",
+            "canary_revision__model_version",
+            "canary_revision__endpoint",
+            "retiring_revision__model_version",
+            "retiring_revision__endpoint",
+        )
     )
 
 

@@ -27,7 +27,7 @@ from tenants.selectors import quota_limit
 RECONCILE_ENDPOINT = "endpoints.reconcile_endpoint"
 
 
-def _version_target(version: ModelVersion | ModelVersionSpec) -> str:
+def version_target(version: ModelVersion | ModelVersionSpec) -> str:
     return f"{version.name}:{version.version}"
 
 
@@ -52,7 +52,7 @@ def _require_catalog_writer(actor: Principal, tenant: Tenant | None, target: str
 def model_version_create(
     *, actor: Principal, tenant: Tenant | None, spec: ModelVersionSpec
 ) -> ModelVersion:
-    _require_catalog_writer(actor, tenant, _version_target(spec))
+    _require_catalog_writer(actor, tenant, version_target(spec))
     validate_spec(spec)
     pool_for(gpus=spec.gpus_per_replica, mig_profile=spec.mig_profile)
     try:
@@ -64,13 +64,13 @@ def model_version_create(
                 actor=actor,
                 action="modelversion.create",
                 target_type="model_version",
-                target_id=_version_target(spec),
+                target_id=version_target(spec),
                 tenant_slug=tenant.slug if tenant else "",
                 changes=diff({}, spec.as_fields()),
             )
     except IntegrityError:
         raise Conflict(
-            f"Model version {_version_target(spec)} already exists in this catalog.",
+            f"Model version {version_target(spec)} already exists in this catalog.",
             field="version",
         ) from None
     return version
@@ -88,7 +88,7 @@ def model_version_update(
 ) -> ModelVersion:
     """Edit an unused model version. Once an endpoint uses it, it is immutable: publish a new
     version instead, so what runs is always what the catalog says."""
-    _require_catalog_writer(actor, version.tenant, _version_target(version))
+    _require_catalog_writer(actor, version.tenant, version_target(version))
     before = _spec_of(version)
     after = ModelVersionSpec(**(before.as_fields() | changes))
     validate_spec(after)
@@ -101,7 +101,7 @@ def model_version_update(
             locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
             if locked.revisions.exists():
                 raise Conflict(
-                    f"{_version_target(version)} is used by an endpoint and cannot change; "
+                    f"{version_target(version)} is used by an endpoint and cannot change; "
                     "publish a new version instead."
                 )
             ModelVersion.objects.filter(pk=version.pk).update(**after.as_fields())
@@ -109,12 +109,12 @@ def model_version_update(
                 actor=actor,
                 action="modelversion.update",
                 target_type="model_version",
-                target_id=_version_target(version),
+                target_id=version_target(version),
                 tenant_slug=version.tenant.slug if version.tenant else "",
                 changes=changed,
             )
     except IntegrityError:
-        raise Conflict(f"Model version {_version_target(after)} already exists.", field="version")
+        raise Conflict(f"Model version {version_target(after)} already exists.", field="version")
     version.refresh_from_db()
     return version
 
@@ -122,7 +122,7 @@ def model_version_update(
 @retry_on_conflict
 def model_version_deprecate(*, actor: Principal, version: ModelVersion) -> ModelVersion:
     """Endpoints already using it keep running; new endpoints and rollouts refuse it."""
-    _require_catalog_writer(actor, version.tenant, _version_target(version))
+    _require_catalog_writer(actor, version.tenant, version_target(version))
     with transaction.atomic():
         deprecated = (
             ModelVersion.objects.filter(pk=version.pk)
@@ -136,7 +136,7 @@ def model_version_deprecate(*, actor: Principal, version: ModelVersion) -> Model
             actor=actor,
             action="modelversion.deprecate",
             target_type="model_version",
-            target_id=_version_target(version),
+            target_id=version_target(version),
             tenant_slug=version.tenant.slug if version.tenant else "",
             changes=diff(
                 {"state": ModelVersion.State.ACTIVE}, {"state": ModelVersion.State.DEPRECATED}
@@ -148,30 +148,30 @@ def model_version_deprecate(*, actor: Principal, version: ModelVersion) -> Model
 
 @retry_on_conflict
 def model_version_delete(*, actor: Principal, version: ModelVersion) -> None:
-    _require_catalog_writer(actor, version.tenant, _version_target(version))
+    _require_catalog_writer(actor, version.tenant, version_target(version))
     with transaction.atomic():
         if Revision.objects.filter(model_version=version).exists():
             raise Conflict(
-                f"{_version_target(version)} is used by an endpoint; deprecate it instead."
+                f"{version_target(version)} is used by an endpoint; deprecate it instead."
             )
         if not ModelVersion.objects.filter(pk=version.pk).delete()[0]:
-            raise NotFound(f"No model version {_version_target(version)}.")
+            raise NotFound(f"No model version {version_target(version)}.")
         record(
             actor=actor,
             action="modelversion.delete",
             target_type="model_version",
-            target_id=_version_target(version),
+            target_id=version_target(version),
             tenant_slug=version.tenant.slug if version.tenant else "",
             changes=diff(_spec_of(version).as_fields(), {}),
         )
 
 
-def _check_usable_by(version: ModelVersion, tenant: Tenant) -> None:
+def check_usable_by(version: ModelVersion, tenant: Tenant) -> None:
     if version.tenant_id is not None and version.tenant_id != tenant.pk:
         raise ValidationFailed("No such model version in this catalog.", field="model_version")
     if version.state == ModelVersion.State.DEPRECATED:
         raise ValidationFailed(
-            f"{_version_target(version)} is deprecated and takes no new endpoints.",
+            f"{version_target(version)} is deprecated and takes no new endpoints.",
             field="model_version",
         )
     if version.mig_profile and not tenant.quota.mig_slices.get(version.mig_profile):
@@ -184,7 +184,7 @@ def _check_usable_by(version: ModelVersion, tenant: Tenant) -> None:
     pool_for(gpus=version.gpus_per_replica, mig_profile=version.mig_profile)
 
 
-def _admit(
+def admit(
     *,
     tenant: Tenant,
     versions: list[ModelVersion],
@@ -204,7 +204,7 @@ def _admit(
         )
 
 
-def _lock_tenant(tenant: Tenant) -> Tenant:
+def lock_tenant(tenant: Tenant) -> Tenant:
     """Admission reads the tenant's commitments and then adds to them; locking the tenant row
     serialises concurrent admissions so two requests cannot both take the last GPU."""
     locked = (
@@ -215,7 +215,7 @@ def _lock_tenant(tenant: Tenant) -> Tenant:
     return locked
 
 
-def _require_endpoint_role(actor: Principal, tenant: Tenant, minimum: str, action: str, name: str):
+def require_endpoint_role(actor: Principal, tenant: Tenant, minimum: str, action: str, name: str):
     require(
         actor.has_tenant_role(tenant, minimum),
         actor=actor,
@@ -238,21 +238,23 @@ def endpoint_create(
     scaling: dict[str, Any],
     served_model_name: str = "",
 ) -> Endpoint:
-    _require_endpoint_role(actor, tenant, "deployer", "endpoint.create", name)
+    require_endpoint_role(actor, tenant, "deployer", "endpoint.create", name)
     served_model_name = served_model_name or name
     candidate = Endpoint(tenant=tenant, name=name, served_model_name=served_model_name)
     try:
-        candidate.full_clean(exclude=["tenant", "stable_revision", "canary_revision"])
+        candidate.full_clean(
+            exclude=["tenant", "stable_revision", "canary_revision", "retiring_revision"]
+        )
     except DjangoValidationError as error:
         raise from_django(error) from None
-    _check_usable_by(model_version, tenant)
+    check_usable_by(model_version, tenant)
     try:
         with transaction.atomic():
-            locked = _lock_tenant(tenant)
+            locked = lock_tenant(tenant)
             if Endpoint.objects.filter(tenant=tenant, name=name).exists():
                 # A duplicate is a conflict whatever the quota would say.
                 raise Conflict(f"Endpoint {name!r} already exists in {tenant.slug}.", field="name")
-            _admit(
+            admit(
                 tenant=locked,
                 versions=[model_version],
                 max_replicas=scaling["max_replicas"],
@@ -277,7 +279,7 @@ def endpoint_create(
                     {},
                     {
                         "served_model_name": endpoint.served_model_name,
-                        "model_version": _version_target(model_version),
+                        "model_version": version_target(model_version),
                         "revision": revision.kubernetes_name,
                         "scaling": scaling,
                     },
@@ -294,23 +296,23 @@ def endpoint_update_scaling(
     *, actor: Principal, endpoint: Endpoint, scaling: dict[str, Any]
 ) -> Endpoint:
     tenant = endpoint.tenant
-    _require_endpoint_role(actor, tenant, "deployer", "endpoint.update", endpoint.name)
+    require_endpoint_role(actor, tenant, "deployer", "endpoint.update", endpoint.name)
     with transaction.atomic():
-        locked = _lock_tenant(tenant)
-        _lock_endpoint(endpoint)
+        locked = lock_tenant(tenant)
+        lock_endpoint(endpoint)
         policy = ScalingPolicy.objects.select_for_update().get(endpoint=endpoint)
         before = policy_fields(policy)
         changes = diff(before, scaling)
         if not changes:
             return endpoint
-        _admit(
+        admit(
             tenant=locked,
             versions=[r.model_version for r in endpoint.revisions_in_service()],
             max_replicas=scaling["max_replicas"],
             replacing=endpoint,
         )
         policy = scaling_policy_write(endpoint=endpoint, values=scaling)
-        _bump_generation(endpoint)
+        bump_endpoint_generation(endpoint)
         record(
             actor=actor,
             action="endpoint.update",
@@ -325,7 +327,7 @@ def endpoint_update_scaling(
     return endpoint
 
 
-def _lock_endpoint(endpoint: Endpoint) -> Endpoint:
+def lock_endpoint(endpoint: Endpoint) -> Endpoint:
     """Second in the lock order, after the tenant; refuses an endpoint being deleted."""
     locked = Endpoint.objects.select_for_update(of=("self",)).filter(pk=endpoint.pk).first()
     if locked is None:
@@ -335,7 +337,8 @@ def _lock_endpoint(endpoint: Endpoint) -> Endpoint:
     return locked
 
 
-def _bump_generation(endpoint: Endpoint) -> None:
+def bump_endpoint_generation(endpoint: Endpoint) -> None:
+    """The endpoint's desired state changed: reconcile it once this transaction commits."""
     Endpoint.objects.filter(pk=endpoint.pk).update(generation=F("generation") + 1)
     endpoint.refresh_from_db(fields=["generation"])
     reconcile_on_commit(RECONCILE_ENDPOINT, endpoint.pk, model=Endpoint)
@@ -344,14 +347,14 @@ def _bump_generation(endpoint: Endpoint) -> None:
 def endpoints_touch(*, tenant: Tenant) -> None:
     """Bump every endpoint of the tenant so it is reconciled again (e.g. after suspension)."""
     for endpoint in Endpoint.objects.filter(tenant=tenant):
-        _bump_generation(endpoint)
+        bump_endpoint_generation(endpoint)
 
 
 @retry_on_conflict
 def endpoint_delete(*, actor: Principal, endpoint: Endpoint) -> Endpoint:
     """Mark for deletion; the reconciler removes the cluster objects, then the row."""
     # Who creates an endpoint may take it down again (docs/api.md, roles).
-    _require_endpoint_role(actor, endpoint.tenant, "deployer", "endpoint.delete", endpoint.name)
+    require_endpoint_role(actor, endpoint.tenant, "deployer", "endpoint.delete", endpoint.name)
     with transaction.atomic():
         Tenant.objects.select_for_update(of=("self",)).filter(pk=endpoint.tenant_id).first()
         # Compare-and-set: of concurrent deletes, exactly one marks the endpoint and is audited;
@@ -362,7 +365,7 @@ def endpoint_delete(*, actor: Principal, endpoint: Endpoint) -> Endpoint:
         endpoint.state = Endpoint.State.DELETING
         if not marked:
             return endpoint
-        _bump_generation(endpoint)
+        bump_endpoint_generation(endpoint)
         record(
             actor=actor,
             action="endpoint.delete",

@@ -35,6 +35,10 @@ REQUEST_QUEUE_TIME = Metric("vllm:request_queue_time_seconds")
 REQUEST_SUCCESS = Metric("vllm:request_success_total")
 PROMPT_TOKENS = Metric("vllm:prompt_tokens_total")
 GENERATION_TOKENS = Metric("vllm:generation_tokens_total")
+# Responses of vLLM's OpenAI server by route and status class ("2xx", "4xx", "5xx"), from
+# prometheus-fastapi-instrumentator (vllm-project/vllm PRs #15657 and #15894, April 2025).
+HTTP_REQUESTS = Metric("http_requests_total")
+COMPLETION_HANDLERS = "/v1/completions|/v1/chat/completions"
 # Histograms of tokens per finished request (vLLM v0 and v1 alike).
 REQUEST_PROMPT_TOKENS = Metric("vllm:request_prompt_tokens")
 REQUEST_GENERATION_TOKENS = Metric("vllm:request_generation_tokens")
@@ -159,3 +163,12 @@ def bucket_increase(metric: Metric, target: Target | EndpointTarget, window: str
     the distribution of, e.g., prompt tokens per request over a whole range, in one instant
     query at its end."""
     return f"sum by (le) (increase({metric.name}_bucket{{{target.matchers}}}[{window}]))"
+
+
+def responses(target: Target, window: str, *, status: str | None = None) -> str:
+    """Responses of the completion routes during `window` (all, or one status class such as
+    "5xx"), summed over the target's pods; empty when no pod exported the counter."""
+    matchers = f'{target.matchers},handler=~"{COMPLETION_HANDLERS}"'
+    if status is not None:
+        matchers += f',status="{_escape(status)}"'
+    return f"sum(increase({HTTP_REQUESTS.name}{{{matchers}}}[{window}]))"

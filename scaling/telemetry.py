@@ -96,7 +96,7 @@ def request_history(
     prometheus = prometheus or client()
     # One point per step, the last at `end`: each is the mean rate over the step before it, so
     # the series handed to the simulator holds that rate from the step's start to its end.
-    rate_rows = _ask(
+    rate_rows = ask(
         prometheus.custom_query_range,
         promql.request_rate(target, f"{step_s}s"),
         start_time=end - timedelta(seconds=step_s * (steps - 1)),
@@ -165,7 +165,7 @@ def _bucket_counts(
     window_s: int,
     end: datetime,
 ) -> list[tuple[float, float]]:
-    rows = _ask(
+    rows = ask(
         prometheus.custom_query,
         promql.bucket_increase(metric, target, f"{window_s}s"),
         params={"time": end.timestamp()},
@@ -180,7 +180,7 @@ def _bucket_counts(
     return monotone
 
 
-def _ask(call: Callable[..., list[dict]], query: str, **kwargs: object) -> list[dict]:
+def ask(call: Callable[..., list[dict]], query: str, **kwargs: object) -> list[dict]:
     try:
         return call(query, **kwargs)
     except (requests.RequestException, PrometheusApiClientException) as exc:

@@ -21,7 +21,7 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 .venv/bin/celery -A control_plane worker --loglevel WARNING --concurrency 2 \
-  -Q celery,provisioning >"$RUN_DIR/worker.log" 2>&1 &
+  -Q celery,provisioning,analysis >"$RUN_DIR/worker.log" 2>&1 &
 pids+=($!)
 .venv/bin/celery -A control_plane beat --loglevel WARNING >"$RUN_DIR/beat.log" 2>&1 &
 pids+=($!)

@@ -6,6 +6,7 @@ from django.urls import path, re_path, register_converter
 from django.views.decorators.csrf import csrf_exempt
 
 from control_plane.audit.api import AuditEventViewSet
+from endpoints.api.rollouts import RolloutViewSet
 from endpoints.api.views import EndpointViewSet, ModelVersionViewSet
 from tenants.api.views import ApiKeyViewSet, MembershipViewSet, QuotaViewSet, TenantViewSet
 
@@ -76,6 +77,24 @@ api_urlpatterns = [
         EndpointViewSet.as_view({"get": "scaling_comparison"}),
         name="endpoint-scaling-comparison",
     ),
+    path(
+        "tenants/<segment:slug>/endpoints/<segment:name>/rollouts/",
+        RolloutViewSet.as_view(collection),
+        name="rollout-list",
+    ),
+    path(
+        "tenants/<segment:slug>/endpoints/<segment:name>/rollouts/<int:pk>/",
+        RolloutViewSet.as_view({"get": "retrieve"}),
+        name="rollout-detail",
+    ),
+    *(
+        path(
+            f"tenants/<segment:slug>/endpoints/<segment:name>/rollouts/<int:pk>/{action}/",
+            RolloutViewSet.as_view({"post": action}),
+            name=f"rollout-{action}",
+        )
+        for action in ("pause", "resume", "promote", "abort")
+    ),
     path("model-versions/", ModelVersionViewSet.as_view(collection), name="modelversion-list"),
     path(
         "model-versions/<int:pk>/",
@@ -99,5 +118,6 @@ api_urlpatterns = [
         AuditEventViewSet.as_view({"get": "retrieve"}),
         name="auditevent-detail",
     ),
-    re_path(r"^(?P<path>.*)$", unknown_route),
+    # `[\s\S]`, not `.`: a path with an encoded newline must get the JSON 404 too.
+    re_path(r"^(?P<path>[\s\S]*)$", unknown_route),
 ]

@@ -12,7 +12,7 @@ from control_plane.quantities import (
     parse_memory_bytes,
 )
 from endpoints.catalog import ModelVersionSpec
-from endpoints.models import ENDPOINT_NAME_MAX_LENGTH, Endpoint, ModelVersion, Revision
+from endpoints.models import ENDPOINT_NAME_MAX_LENGTH, Endpoint, ModelVersion, Revision, Rollout
 from scaling.api.serializers import ScalingPolicyInputSerializer, ScalingPolicySerializer
 from tenants.api.serializers import ConditionSerializer
 from tenants.models import MIG_PROFILES
@@ -147,7 +147,7 @@ class RevisionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Revision
-        fields = ["name", "number", "model_version", "created_at"]
+        fields = ["name", "number", "model_version", "engine_args", "created_at"]
         read_only_fields = fields
 
     @extend_schema_field(serializers.CharField())
@@ -156,10 +156,20 @@ class RevisionSerializer(serializers.ModelSerializer):
         return f"{version.name}:{version.version} (id {version.pk})"
 
 
+class ActiveRolloutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    step = serializers.IntegerField()
+    weight = serializers.IntegerField()
+    to_revision = serializers.CharField(source="to_revision.kubernetes_name")
+
+
 class EndpointSerializer(serializers.ModelSerializer):
     tenant = serializers.CharField(source="tenant.slug")
     stable_revision = RevisionSerializer(allow_null=True)
     canary_revision = RevisionSerializer(allow_null=True)
+    retiring_revision = RevisionSerializer(allow_null=True)
+    active_rollout = serializers.SerializerMethodField()
     scaling = ScalingPolicySerializer(source="scaling_policy")
     conditions = ConditionSerializer(many=True)
     public_url = serializers.CharField()
@@ -174,6 +184,8 @@ class EndpointSerializer(serializers.ModelSerializer):
             "stable_revision",
             "canary_revision",
             "canary_weight",
+            "retiring_revision",
+            "active_rollout",
             "scaling",
             "public_url",
             "ready_replicas",
@@ -183,6 +195,18 @@ class EndpointSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(ActiveRolloutSerializer(allow_null=True))
+    def get_active_rollout(self, endpoint: Endpoint) -> dict | None:
+        # Prefetched by the selectors (`active_rollouts`); one query per page, not per endpoint.
+        active = getattr(endpoint, "active_rollouts", None)
+        if active is None:
+            active = list(
+                endpoint.rollouts.filter(state__in=Rollout.ACTIVE_STATES).select_related(
+                    "to_revision__endpoint"
+                )
+            )
+        return ActiveRolloutSerializer(active[0]).data if active else None
 
 
 class EndpointCreateSerializer(StrictInputSerializer):
