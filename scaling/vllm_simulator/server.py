@@ -35,7 +35,7 @@ class VllmSimulator:
         self._config = config or SimulatorConfig()
         self._config_lock = threading.Lock()
         self.metrics = SimulatorMetrics(self._config.model, self._config.legacy_metric_names)
-        self._engine = Engine(self, self.metrics, self._config.seed)
+        self._engine = Engine(lambda: self._config, self.metrics, self._config.seed)
         self.started_at = int(time.time())
         self._server: SimulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
