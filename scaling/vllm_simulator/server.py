@@ -19,7 +19,8 @@ What it models:
   more event of a 200 response, as in vLLM.
 - vLLM's `vllm:*` metrics (see metrics.py) and the API server's `http_requests_total{method,
   status, handler}`: one count per response with the status sent, grouped "2xx"/"4xx"/"5xx",
-  handler "none" for paths no route matches, and /metrics, /health and /sim/config not counted.
+  handler "none" when no route matches path and method, and /metrics, /health and /sim/config
+  not counted.
 
 What it does not model: batching (latencies do not grow with concurrency), chunked prefill,
 prefix caching, preemption (KV usage is clamped at 1 instead), tokenisation (a text prompt
