@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 from tests.vllm_simulator.helpers import call, families, get, metric, post, sse_events, wait_for
 
@@ -88,6 +89,9 @@ def test_a_stream_that_fails_after_it_began_counts_as_the_2xx_it_was_sent_as(sta
     thread = threading.Thread(target=stream)
     thread.start()
     wait_for(lambda: metric(sim, "vllm:num_requests_waiting") == 1)
+    # The running sequence reads the config just after its admission; leave it time to do so
+    # (well inside its 150 ms prefill) before the change that only the second one may see.
+    time.sleep(0.03)
     sim.reconfigure(error_rate=1.0)
     thread.join()
 
