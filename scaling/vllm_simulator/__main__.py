@@ -30,13 +30,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--error-rate", type=float, default=_DEFAULTS.error_rate)
     parser.add_argument("--max-num-seqs", type=int, default=_DEFAULTS.max_num_seqs)
+    parser.add_argument(
+        "--latency-factor",
+        type=float,
+        default=_DEFAULTS.latency_factor,
+        help="multiplies the TTFT and the inter-token latency (a slower canary: 1.5)",
+    )
+    parser.add_argument(
+        "--ttft-sigma",
+        type=float,
+        default=_DEFAULTS.ttft_sigma,
+        help="sigma of the per-sequence lognormal multiplier of --ttft-ms (0: fixed)",
+    )
+    parser.add_argument(
+        "--itl-sigma",
+        type=float,
+        default=_DEFAULTS.itl_sigma,
+        help="sigma of the per-sequence lognormal multiplier of --itl-ms (0: fixed)",
+    )
     parser.add_argument("--default-max-tokens", type=int, default=_DEFAULTS.default_max_tokens)
     parser.add_argument(
         "--legacy-metric-names",
         action="store_true",
         help="vllm:gpu_cache_usage_perc and vllm:time_per_output_token_seconds",
     )
-    parser.add_argument("--seed", type=int, default=None, help="seed of the error draws")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed of the error and latency draws"
+    )
     return parser
 
 
@@ -51,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
             prefill_tokens_per_s=args.prefill_tokens_per_s,
             error_rate=args.error_rate,
             max_num_seqs=args.max_num_seqs,
+            latency_factor=args.latency_factor,
+            ttft_sigma=args.ttft_sigma,
+            itl_sigma=args.itl_sigma,
             default_max_tokens=args.default_max_tokens,
             legacy_metric_names=args.legacy_metric_names,
             seed=args.seed,

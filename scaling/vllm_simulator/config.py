@@ -9,7 +9,28 @@ from typing import Any
 
 DEFAULT_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 # Fields that `reconfigure` and `POST /sim/config` may change while the server runs.
-RUNTIME_FIELDS = ("ttft_ms", "itl_ms", "prefill_tokens_per_s", "error_rate", "max_num_seqs")
+RUNTIME_FIELDS = (
+    "ttft_ms",
+    "itl_ms",
+    "prefill_tokens_per_s",
+    "error_rate",
+    "max_num_seqs",
+    "latency_factor",
+    "ttft_sigma",
+    "itl_sigma",
+)
+# A lognormal multiplier's sigma at most; at 3 one sequence in a thousand is already ~10^4
+# times slower than the median, and far larger sigmas overflow `math.exp`.
+MAX_SIGMA = 3.0
+_FLOAT_FIELDS = (
+    "ttft_ms",
+    "itl_ms",
+    "prefill_tokens_per_s",
+    "error_rate",
+    "latency_factor",
+    "ttft_sigma",
+    "itl_sigma",
+)
 
 
 class ConfigError(ValueError):
@@ -42,7 +63,13 @@ class SimulatorConfig:
     max_num_seqs: int = 256  # running sequences at most; the rest wait in FIFO order
     default_max_tokens: int = 16  # when a request gives no max_tokens
     legacy_metric_names: bool = False  # the names before vLLM 0.9 / 0.11 renamed two metrics
-    seed: int | None = None  # of the error draws
+    seed: int | None = None  # of the error and latency draws
+    # Multiplies the whole TTFT and the inter-token latency: a canary's regression factor.
+    latency_factor: float = 1.0
+    # Sigma of a per-sequence lognormal multiplier (median 1) of the TTFT's fixed part and of the
+    # inter-token latency; 0 keeps both deterministic.
+    ttft_sigma: float = 0.0
+    itl_sigma: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model:
@@ -51,7 +78,10 @@ class SimulatorConfig:
         _check_number("itl_ms", self.itl_ms, 0, math.inf, ">= 0")
         _check_number("prefill_tokens_per_s", self.prefill_tokens_per_s, 1e-9, math.inf, "> 0")
         _check_number("error_rate", self.error_rate, 0, 1, "between 0 and 1")
-        for field in ("ttft_ms", "itl_ms", "prefill_tokens_per_s", "error_rate"):
+        _check_number("latency_factor", self.latency_factor, math.ulp(0.0), math.inf, "> 0")
+        for field in ("ttft_sigma", "itl_sigma"):
+            _check_number(field, getattr(self, field), 0, MAX_SIGMA, f"between 0 and {MAX_SIGMA:g}")
+        for field in _FLOAT_FIELDS:
             # JSON may carry 5 for 5.0; keep the declared type for whoever reads the config.
             object.__setattr__(self, field, float(getattr(self, field)))
         _check_int("max_num_seqs", self.max_num_seqs, 1)
@@ -61,8 +91,13 @@ class SimulatorConfig:
         if self.seed is not None:
             _check_int("seed", self.seed, 0)
 
-    def prefill_seconds(self, prompt_tokens: int) -> float:
-        return self.ttft_ms / 1000 + prompt_tokens / self.prefill_tokens_per_s
+    def prefill_seconds(self, prompt_tokens: int, ttft_multiplier: float = 1.0) -> float:
+        """The TTFT without the queue wait; `ttft_multiplier` is the sequence's lognormal draw."""
+        fixed = self.ttft_ms / 1000 * ttft_multiplier
+        return (fixed + prompt_tokens / self.prefill_tokens_per_s) * self.latency_factor
+
+    def itl_seconds(self, itl_multiplier: float = 1.0) -> float:
+        return self.itl_ms / 1000 * itl_multiplier * self.latency_factor
 
     def with_runtime_changes(self, /, **changes: Any) -> SimulatorConfig:
         for field in changes:

@@ -7,14 +7,11 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from scaling.vllm_simulator.config import SimulatorConfig
 from scaling.vllm_simulator.metrics import SimulatorMetrics
-
-if TYPE_CHECKING:
-    from scaling.vllm_simulator.server import VllmSimulator
 
 
 class Closed(Exception):
@@ -123,19 +120,39 @@ def _sleep_until(deadline: float) -> None:
         time.sleep(delay)
 
 
-class Engine:
-    """Runs each sequence in its own thread with real sleeps, recording vLLM's metrics."""
+@dataclass(frozen=True)
+class SequenceDraws:
+    """What the random draws decided for one sequence, fixed for its whole life."""
 
-    def __init__(self, simulator: VllmSimulator, metrics: SimulatorMetrics, seed: int | None):
-        self._simulator = simulator
+    fails: bool
+    ttft_multiplier: float  # of the TTFT's fixed part
+    itl_multiplier: float  # of every inter-token latency
+
+
+class Engine:
+    """Runs each sequence in its own thread with real sleeps, recording vLLM's metrics.
+
+    `config` returns the current configuration, so a reconfigure reaches sequences in flight.
+    """
+
+    def __init__(
+        self, config: Callable[[], SimulatorConfig], metrics: SimulatorMetrics, seed: int | None
+    ) -> None:
+        self._config = config
         self._metrics = metrics
-        self.scheduler = Scheduler(metrics, simulator.config.max_num_seqs)
+        self.scheduler = Scheduler(metrics, config().max_num_seqs)
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
 
-    def _fails(self, error_rate: float) -> bool:
+    def draw(self, config: SimulatorConfig) -> SequenceDraws:
+        # All of a sequence's draws under one lock hold: with a seed, the set of draws a run makes
+        # does not depend on how the sequences' threads interleave.
         with self._rng_lock:
-            return self._rng.random() < error_rate
+            fails = self._rng.random() < config.error_rate
+            # No draw at sigma 0: a seed then gives the same error draws as before sigmas existed.
+            ttft = self._rng.lognormvariate(0.0, config.ttft_sigma) if config.ttft_sigma else 1.0
+            itl = self._rng.lognormvariate(0.0, config.itl_sigma) if config.itl_sigma else 1.0
+        return SequenceDraws(fails, ttft, itl)
 
     def submit(self, prompts: list[int], max_tokens: int, arrival: float) -> Generation:
         generation = Generation(len(prompts))
@@ -172,11 +189,11 @@ class Engine:
     ) -> int:
         """Sleeps through prefill and decode; returns the KV tokens the sequence holds."""
         m = self._metrics
-        config = self._simulator.config
+        config = self._config()
         admitted = time.monotonic()
-        failing = self._fails(config.error_rate)
-        _sleep_until(admitted + config.prefill_seconds(prompt_tokens))
-        if failing:
+        draws = self.draw(config)
+        _sleep_until(admitted + config.prefill_seconds(prompt_tokens, draws.ttft_multiplier))
+        if draws.fails:
             message = f"Simulated engine error (error_rate={config.error_rate})."
             out.put(Failure(500, message, "InternalServerError"))
             return prompt_tokens
@@ -186,7 +203,7 @@ class Engine:
         for position in range(max_tokens):
             if position:
                 # Read each step so that a reconfigure also slows sequences in flight.
-                deadline += self._simulator.config.itl_ms / 1000
+                deadline += self._config().itl_seconds(draws.itl_multiplier)
                 _sleep_until(deadline)
                 now = time.monotonic()
                 m.inter_token_latency.observe(now - last)

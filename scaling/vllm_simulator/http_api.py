@@ -138,6 +138,15 @@ _ROUTES = {
     "/metrics": {"GET": "_metrics"},
     "/sim/config": {"GET": "_get_config", "POST": "_post_config"},
 }
+# Responses `http_requests_total` leaves out. vLLM's instrumentator excludes /metrics and /health
+# (`excluded_handlers` in vllm/entrypoints/serve/instrumentator/metrics.py,
+# https://github.com/vllm-project/vllm/blob/main/vllm/entrypoints/serve/instrumentator/metrics.py);
+# /sim/config is the simulator's own control route, which no vLLM serves.
+_UNCOUNTED_HANDLERS = frozenset({"/metrics", "/health", "/sim/config"})
+# A request that matches no route, or a route's path with another method (a partial match),
+# counts under the handler "none", as prometheus-fastapi-instrumentator groups untemplated
+# requests by default (https://pypi.org/project/prometheus-fastapi-instrumentator/).
+_UNTEMPLATED_HANDLER = "none"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -146,6 +155,8 @@ class Handler(BaseHTTPRequestHandler):
     # Every response closes its connection, so a stream needs neither chunked encoding nor a
     # Content-Length.
     protocol_version = "HTTP/1.0"
+    # The status of the response's first status line; None while nothing is sent.
+    status_sent: int | None = None
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # an access log per request would drown test and demo output
@@ -156,12 +167,31 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._dispatch("POST")
 
+    # Other methods reach the router too, so that they answer 405 and count, as under FastAPI.
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # The first status line is what the client got: a stream that began with 200 and later
+        # reported an error event stays a 200.
+        if self.status_sent is None:
+            self.status_sent = code
+        super().send_response(code, message)
+
     def _dispatch(self, method: str) -> None:
         self.arrival = time.monotonic()
+        self.status_sent = None
         path = urlsplit(self.path).path
+        methods = _ROUTES.get(path) or {}
+        handler = path if method in methods else _UNTEMPLATED_HANDLER
         try:
-            methods = _ROUTES.get(path)
-            if methods is None:
+            if not methods:
                 raise _HTTPError(404, f"Not Found: {path}", "NotFoundError")
             if method not in methods:
                 raise _HTTPError(405, f"Method Not Allowed: {method} {path}", "MethodNotAllowed")
@@ -172,7 +202,12 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client went away; its sequences were cancelled
         except Exception as exc:  # a bug here must still answer, not hang the client
-            self._send_json(500, _error_body(500, repr(exc), "InternalServerError"))
+            if self.status_sent is None:  # else the status line is out and cannot change
+                self._send_json(500, _error_body(500, repr(exc), "InternalServerError"))
+        finally:
+            if self.status_sent is not None and handler not in _UNCOUNTED_HANDLERS:
+                metrics = self.server.simulator.metrics
+                metrics.count_http_response(method, self.status_sent, handler)
 
     def _read_json(self) -> Any:
         try:

@@ -5,6 +5,10 @@ era, where `vllm:inter_token_latency_seconds` replaced `vllm:time_per_output_tok
 `vllm:kv_cache_usage_perc` replaced `vllm:gpu_cache_usage_perc`). Like vLLM v1 every series
 carries `model_name` and `engine` (always "0": one engine core per simulated server), and every
 labelled child is created up front so that each series exists, at zero, from the first scrape.
+
+Beside them, `http_requests_total{method, status, handler}`: vLLM's API server gets it from
+prometheus-fastapi-instrumentator (vllm-project/vllm PRs #15657 and #15894), which adds no
+`model_name` or `engine` label and groups statuses into "2xx", "4xx", "5xx".
 """
 
 from __future__ import annotations
@@ -37,6 +41,10 @@ REQUEST_LATENCY_BUCKETS = (
 )  # fmt: skip
 
 LABELS = ("model_name", "engine")
+# The instrumentator's default counter: its name, help text and labels.
+HTTP_LABELS = ("method", "status", "handler")
+COMPLETION_HANDLERS = ("/v1/completions", "/v1/chat/completions")
+STATUS_GROUPS = ("2xx", "4xx", "5xx")
 ENGINE = "0"
 
 
@@ -144,6 +152,21 @@ class SimulatorMetrics:
             "Histogram of time spent in WAITING phase for request.",
             REQUEST_LATENCY_BUCKETS,
         )
+
+        self.http_requests = Counter(
+            "http_requests",
+            "Total number of requests by method, status and handler.",
+            HTTP_LABELS,
+            registry=self.registry,
+        )
+        # The instrumentator creates a child on a route's first response; created here up front
+        # so that an error ratio over the completion routes has its series from the first scrape.
+        for handler in COMPLETION_HANDLERS:
+            for status in STATUS_GROUPS:
+                self.http_requests.labels("POST", status, handler)
+
+    def count_http_response(self, method: str, status: int, handler: str) -> None:
+        self.http_requests.labels(method, f"{status // 100}xx", handler).inc()
 
     def set_scheduler_state(self, running: int, waiting: int, kv_tokens: int) -> None:
         self.running.set(running)

@@ -3,17 +3,30 @@
 For tests and demos of the control plane: a real Prometheus scrapes `/metrics`, autoscaling and
 canary analysis read the series, and a test can make one instance slower or more error-prone
 while it runs (`VllmSimulator.reconfigure` or `POST /sim/config`). Latencies are real sleeps, so
-what Prometheus sees is what a client measured.
+what Prometheus sees is what a client measured. A canary and its stable revision are two
+simulators (two `python -m scaling.vllm_simulator` processes, or two instances in one process),
+the canary started with, or reconfigured to, a `latency_factor` or `error_rate` of its own.
 
-What it models: TTFT = queue wait + `ttft_ms` + prompt tokens / `prefill_tokens_per_s`; then one
-token every `itl_ms`; at most `max_num_seqs` sequences run at once and the rest wait in FIFO
-order; KV-cache usage is the tokens of running sequences over a nominal capacity; an injected
-error (probability `error_rate`) answers 500 once the prefill delay has passed.
+What it models:
+- TTFT = queue wait + (`ttft_ms` x m + prompt tokens / `prefill_tokens_per_s`) x
+  `latency_factor`, where m is drawn once per sequence from lognormal(0, `ttft_sigma`) (median
+  1; sigma 0 gives m = 1). Then one token every `itl_ms` x `latency_factor` x m', m' drawn once
+  per sequence from lognormal(0, `itl_sigma`). The draws come from one RNG seeded by `seed`.
+- At most `max_num_seqs` sequences run at once and the rest wait in FIFO order; KV-cache usage
+  is the tokens of running sequences over a nominal capacity.
+- An injected error (probability `error_rate`) answers 500 once the prefill delay has passed;
+  if another sequence of the same streamed batch already started the stream, the error is one
+  more event of a 200 response, as in vLLM.
+- vLLM's `vllm:*` metrics (see metrics.py) and the API server's `http_requests_total{method,
+  status, handler}`: one count per response with the status sent, grouped "2xx"/"4xx"/"5xx",
+  handler "none" when no route matches path and method, and /metrics, /health and /sim/config
+  not counted.
 
 What it does not model: batching (latencies do not grow with concurrency), chunked prefill,
 prefix caching, preemption (KV usage is clamped at 1 instead), tokenisation (a text prompt
 counts one token per 4 characters), stop sequences and sampling (every sequence runs to
-max_tokens, so `finished_reason` is always "length"), `n`, logprobs, LoRA, tools, IPv6.
+max_tokens, so `finished_reason` is always "length"), `n`, logprobs, LoRA, tools, IPv6, and the
+instrumentator's other HTTP metrics (request and response sizes, request duration histograms).
 """
 
 from __future__ import annotations
@@ -35,7 +48,7 @@ class VllmSimulator:
         self._config = config or SimulatorConfig()
         self._config_lock = threading.Lock()
         self.metrics = SimulatorMetrics(self._config.model, self._config.legacy_metric_names)
-        self._engine = Engine(self, self.metrics, self._config.seed)
+        self._engine = Engine(lambda: self._config, self.metrics, self._config.seed)
         self.started_at = int(time.time())
         self._server: SimulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
