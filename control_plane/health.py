@@ -20,6 +20,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from control_plane.celery import app as celery_app
+from control_plane.metrics import metrics_view
 
 OK = "ok"
 
@@ -103,4 +104,5 @@ class ProbeMiddleware:
 INTERNAL_VIEWS: dict[str, Callable[[HttpRequest], HttpResponse]] = {
     "/healthz": healthz,
     "/readyz": readyz,
+    "/metrics": metrics_view,
 }

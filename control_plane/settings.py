@@ -301,7 +301,15 @@ GUNICORN_WORKERS = env_int("GUNICORN_WORKERS", 2, minimum=1)
 GUNICORN_THREADS = env_int("GUNICORN_THREADS", 4, minimum=1)
 GUNICORN_TIMEOUT_SECONDS = env_int("GUNICORN_TIMEOUT_SECONDS", 60, minimum=1)
 READINESS_TIMEOUT_SECONDS = env_int("READINESS_TIMEOUT_SECONDS", 2, minimum=1)
-MIDDLEWARE.insert(0, "control_plane.health.ProbeMiddleware")
+# A Celery worker serves its metrics on this port when set (0: not served); the web serves them
+# at /metrics. Several processes per pod need PROMETHEUS_MULTIPROC_DIR (control_plane/metrics.py).
+CELERY_METRICS_PORT = env_int("CELERY_METRICS_PORT", 0, minimum=0)
+# Probes and scrapes first (control_plane/health.py), then the request metrics, so that every
+# other middleware's time and errors count.
+MIDDLEWARE[0:0] = [
+    "control_plane.health.ProbeMiddleware",
+    "control_plane.metrics.RequestMetricsMiddleware",
+]
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -321,7 +329,7 @@ WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 if not STATIC_MANIFEST:
     # Nothing was collected into STATIC_ROOT: the finders serve everything, so WhiteNoise's
     # warning that the folder is missing says nothing useful.
-    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise")
+    warnings.filterwarnings("ignore", message="No directory at: ")
 
 # Rollouts (endpoints/rollouts/). The analysis tick claims rollouts whose `next_check_at` is due.
 ROLLOUT_TICK_SECONDS = env_int("ROLLOUT_TICK_SECONDS", 5, minimum=1)

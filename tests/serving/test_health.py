@@ -20,14 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 POD_HOST = "10.244.1.17:8000"
 
 
-@pytest.fixture
-def redis_broker(redis_url):
-    previous = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
-    celery_app.conf.broker_url, celery_app.conf.broker_transport_options = redis_url, {}
-    yield redis_url
-    celery_app.conf.broker_url, celery_app.conf.broker_transport_options = previous
-
-
 def test_healthz_answers_without_a_database_and_from_a_pod_address(client, settings):
     settings.SECURE_SSL_REDIRECT = True
     response = client.get("/healthz", HTTP_HOST=POD_HOST)
