@@ -78,7 +78,8 @@ def route_of(request: HttpRequest) -> str:
     """The URL pattern's name: bounded, unlike the path (ids, slugs)."""
     match = getattr(request, "resolver_match", None)
     if match is None:
-        return "unresolved"
+        # WhiteNoise answers static files before URL resolution.
+        return "static" if request.path.startswith(settings.STATIC_URL) else "unresolved"
     return match.view_name or match.route or "unnamed"
 
 
