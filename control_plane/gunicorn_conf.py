@@ -8,7 +8,6 @@ environment variable set changes them everywhere. The bind address comes from th
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from django.conf import settings
@@ -36,10 +35,10 @@ control_socket_disable = True
 
 
 def on_starting(server) -> None:
-    """Samples of a previous run's workers would be summed into this run's (metrics.py)."""
+    """prometheus_client needs the directory to exist. Files of processes that ended stay and
+    keep counting in the sums, as if those processes still ran: counters never go backwards."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
-        shutil.rmtree(directory, ignore_errors=True)
         Path(directory).mkdir(parents=True, exist_ok=True)
 
 
