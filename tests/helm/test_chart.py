@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import json
 import re
+import urllib.parse
+import urllib.request
 
 import helm_python
 import pytest
@@ -323,3 +325,13 @@ def test_notes_say_how_to_reach_the_console_and_create_the_first_admin():
     assert "manage createsuperuser" in notes
     minimal = render_files(example("minimal"))["llm-control-plane/templates/NOTES.txt"]
     assert f"port-forward service/{FULLNAME} 8000:80" in minimal
+
+
+@pytest.mark.integration
+def test_every_alert_expression_is_valid_promql(prometheus_session):
+    """A real Prometheus parses each expression (a syntax error answers 400 bad_data)."""
+    rule = named(render(EVERYTHING_ON), "PrometheusRule", FULLNAME)
+    for alert in rule["spec"]["groups"][0]["rules"]:
+        query = urllib.parse.urlencode({"query": alert["expr"]})
+        with urllib.request.urlopen(f"{prometheus_session.url}/api/v1/query?{query}") as reply:
+            assert json.load(reply)["status"] == "success", alert["alert"]
