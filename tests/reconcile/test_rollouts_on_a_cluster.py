@@ -97,3 +97,16 @@ def test_the_analysis_beat_queues_each_due_rollout_once_on_the_analysis_queue(st
     for _ in range(20):
         tasks.analyse_rollouts()
     assert sent == [("endpoints.reconcile_rollout", started.pk, "analysis")]
+
+
+def test_deleting_an_endpoint_mid_rollout_removes_both_revisions_and_the_rollout(
+    world, kube_backend, started
+):
+    _tick(world, started, kube_backend)
+    endpoint_services.endpoint_delete(actor=system(), endpoint=world.own_endpoint)
+    reconcile_rollout(started.pk, backend=kube_backend)
+    assert Rollout.objects.get(pk=started.pk).state == Rollout.State.ABORTED
+    assert reconcile_endpoint(world.own_endpoint.pk, backend=kube_backend) == "deleted"
+    assert not Rollout.objects.filter(pk=started.pk).exists()
+    assert kube_backend.get(CANARY) is None
+    assert kube_backend.get(ROUTE) is None
