@@ -50,3 +50,47 @@ class ScalingComparisonForm(forms.Form):
         if cleaned.get("source") == "trace" and not cleaned.get("trace"):
             self.add_error("trace", "Choose a trace file to compare on.")
         return cleaned
+
+
+class RolloutStartForm(forms.Form):
+    """The console's rollout start: the same settings as the API, validated by the same spec
+    (`endpoints.rollouts.spec.rollout_spec`), so a refusal reads the same."""
+
+    model_version = forms.TypedChoiceField(coerce=int, label="Model version")
+    strategy = forms.ChoiceField(
+        choices=[("canary", "Canary (analysed steps)"), ("direct", "Direct (no analysis)")]
+    )
+    steps = forms.CharField(
+        initial="10,25,50,100", help_text="Percent of traffic per step, ending at 100."
+    )
+    analysis_interval_s = forms.IntegerField(initial=60, label="Analysis interval (s)")
+    bake_s = forms.IntegerField(initial=180, label="Bake time per step (s)")
+    warmup_s = forms.IntegerField(initial=120, label="Warm-up after ready (s)")
+
+    def __init__(self, *args, versions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model_version"].choices = [
+            (v.pk, f"{v.name}:{v.version}{' (private)' if v.tenant_id else ''}") for v in versions
+        ]
+
+    def clean_steps(self) -> list[int]:
+        try:
+            return [int(part) for part in self.cleaned_data["steps"].split(",") if part.strip()]
+        except ValueError:
+            raise forms.ValidationError("must be whole percentages separated by commas") from None
+
+    def settings(self) -> dict:
+        data = self.cleaned_data
+        if data["strategy"] == "direct":
+            return {"strategy": "direct"}
+        return {
+            "strategy": "canary",
+            "steps": data["steps"],
+            "analysis_interval_s": data["analysis_interval_s"],
+            "bake_s": data["bake_s"],
+            "warmup_s": data["warmup_s"],
+        }
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(required=False, max_length=2000)

@@ -1,16 +1,25 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from frontend import views
+from frontend import audit_pages, catalog_pages, endpoint_pages, rollout_pages, tenant_pages, views
 from frontend.sign_in import ThrottledLoginView
+
+ENDPOINT = "tenants/<slug:slug>/endpoints/<slug:name>/"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("catalog/", catalog_pages.catalog_page, name="catalog"),
+    path("audit/", audit_pages.audit_page, name="audit"),
+    path("tenants/<slug:slug>/", tenant_pages.tenant_page, name="tenant"),
+    path(ENDPOINT, endpoint_pages.endpoint_page, name="endpoint"),
+    path(f"{ENDPOINT}scaling/", views.endpoint_scaling, name="endpoint-scaling"),
+    path(f"{ENDPOINT}rollouts/", endpoint_pages.rollout_start, name="rollout-start"),
+    path(f"{ENDPOINT}rollouts/<int:pk>/", rollout_pages.rollout_page, name="rollout"),
     path(
-        "tenants/<slug:slug>/endpoints/<slug:name>/scaling/",
-        views.endpoint_scaling,
-        name="endpoint-scaling",
+        f"{ENDPOINT}rollouts/<int:pk>/<slug:action>/",
+        rollout_pages.rollout_action,
+        name="rollout-action",
     ),
     path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
