@@ -67,3 +67,12 @@ def error_page(request: HttpRequest, status: int, heading: str, message: str) ->
         {"status": status, "heading": heading, "message": message},
         status=status,
     )
+
+
+def navigation(request: HttpRequest) -> dict[str, bool]:
+    """Template context of every page: which links of the navigation the person may follow."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    actor = actor_of(request)
+    return {"nav_users": actor.reads_all_tenants}

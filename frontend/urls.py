@@ -1,7 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from frontend import audit_pages, catalog_pages, endpoint_pages, rollout_pages, tenant_pages, views
+from frontend import (
+    audit_pages,
+    catalog_pages,
+    endpoint_pages,
+    people_pages,
+    rollout_pages,
+    tenant_pages,
+    views,
+)
 from frontend.sign_in import ThrottledLoginView
 
 ENDPOINT = "tenants/<slug:slug>/endpoints/<slug:name>/"
@@ -28,6 +36,12 @@ urlpatterns = [
         rollout_pages.rollout_action,
         name="rollout-action",
     ),
+    path("users/", people_pages.users_page, name="users"),
+    path("users/new/", people_pages.user_create, name="user-create"),
+    path("users/<str:username>/<slug:change>/", people_pages.user_update, name="user-update"),
+    path("keys/", people_pages.keys_page, name="keys"),
+    path("keys/new/", people_pages.key_create, name="key-create"),
+    path("keys/<str:prefix>/revoke/", people_pages.key_revoke, name="key-revoke"),
     path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

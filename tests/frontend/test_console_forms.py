@@ -8,7 +8,7 @@ from django.test import Client
 
 from control_plane.audit.models import AuditEvent
 from endpoints.models import Endpoint
-from tenants.models import Membership, Quota, Tenant
+from tenants.models import ApiKey, Membership, Quota, Tenant
 from tests.world import build_world
 
 pytestmark = pytest.mark.django_db
@@ -116,3 +116,44 @@ def test_deleting_an_endpoint_from_the_console_marks_it_deleting(world):
     response = signed_in(world, "deployer").post(f"{ENDPOINT}delete/")
     assert response.url == TENANT
     assert Endpoint.objects.get(pk=world.own_endpoint.pk).state == "deleting"
+
+
+def test_a_platform_admin_creates_a_user_and_resets_a_password(world):
+    admin = signed_in(world, "platform_admin")
+    assert "Users" in admin.get("/").content.decode()
+    response = admin.post(
+        "/users/new/", {"username": "carol", "email": "", "password": "correct horse battery"}
+    )
+    assert response.url == "/users/"
+    assert Client().login(username="carol", password="correct horse battery")
+    weak = admin.post("/users/new/", {"username": "dave", "password": "password"})
+    assert weak.status_code == 400
+    assert weak.context["form"].errors["password"]
+    admin.post("/users/carol/password/", {"password": "another fine passphrase"})
+    assert Client().login(username="carol", password="another fine passphrase")
+    admin.post("/users/carol/deactivate/")
+    assert not Client().login(username="carol", password="another fine passphrase")
+
+
+def test_tenant_roles_get_no_users_page(world):
+    admin = signed_in(world, "tenant_admin")
+    assert admin.get("/users/").status_code == 404
+    assert 'href="/users/"' not in admin.get("/").content.decode()
+    assert (
+        admin.post("/users/new/", {"username": "x", "password": "long passphrase x"}).status_code
+        == 403
+    )
+
+
+def test_an_api_key_is_shown_once_and_can_be_revoked(world):
+    viewer = signed_in(world, "viewer")
+    response = viewer.post("/keys/new/", {"name": "laptop"})
+    assert response.status_code == 201
+    key = response.context["new_key"]
+    assert key in response.content.decode()
+    assert key not in viewer.get("/keys/").content.decode()
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert api.get("/api/v1/tenants/").status_code == 200
+    stored = ApiKey.objects.get(name="laptop")
+    assert viewer.post(f"/keys/{stored.prefix}/revoke/").status_code == 302
+    assert api.get("/api/v1/tenants/").status_code == 401
