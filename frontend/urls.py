@@ -7,6 +7,7 @@ from frontend import (
     endpoint_pages,
     people_pages,
     rollout_pages,
+    telemetry_pages,
     tenant_pages,
     views,
 )
@@ -29,6 +30,7 @@ urlpatterns = [
     path(f"{ENDPOINT}scale/", endpoint_pages.endpoint_scale, name="endpoint-scale"),
     path(f"{ENDPOINT}scale/preview/", endpoint_pages.scale_preview, name="scale-preview"),
     path(f"{ENDPOINT}delete/", endpoint_pages.endpoint_delete, name="endpoint-delete"),
+    path(f"{ENDPOINT}telemetry/", telemetry_pages.endpoint_telemetry, name="endpoint-telemetry"),
     path(f"{ENDPOINT}rollouts/", endpoint_pages.rollout_start, name="rollout-start"),
     path(f"{ENDPOINT}rollouts/<int:pk>/", rollout_pages.rollout_page, name="rollout"),
     path(
