@@ -42,6 +42,9 @@ def _render(request, tenant, endpoint, actor, form, status=200, scale_form=None)
         "endpoint": endpoint,
         "can_deploy": actor.has_tenant_role(tenant, "deployer"),
         "stable_weight": 100 - endpoint.canary_weight if endpoint.canary_revision else 100,
+        # Still provisioning, changing or failing: the status part refreshes itself.
+        "settled": endpoint.observed_generation >= endpoint.generation
+        and any(c["type"] == "Ready" and c["status"] == "True" for c in endpoint.conditions),
         "rollouts": rollouts_of(endpoint=endpoint)[:20],
         "manifests": _manifests(endpoint),
         "form": form,

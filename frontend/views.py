@@ -104,7 +104,9 @@ def endpoint_scaling(request: HttpRequest, slug: str, name: str) -> HttpResponse
         "max_requests": MAX_INTERACTIVE_REQUESTS,
     }
     if request.method != "POST":
-        context["form"] = ScalingComparisonForm()
+        # Without Prometheus the endpoint's own traffic cannot be read: offer the upload.
+        initial = {"source": "prometheus" if settings.PROMETHEUS_URL else "trace"}
+        context["form"] = ScalingComparisonForm(initial=initial)
         return render(request, "frontend/endpoint_scaling.html", context)
     form = ScalingComparisonForm(request.POST, request.FILES)
     context["form"] = form

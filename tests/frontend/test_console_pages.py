@@ -7,9 +7,12 @@ import pytest
 from django.test import Client, override_settings
 
 from control_plane.audit.models import AuditEvent
+from control_plane.cluster.directory_backend import DirectoryBackend
 from endpoints import services as endpoint_services
 from endpoints.models import Rollout
+from endpoints.reconciler import reconcile_endpoint
 from endpoints.rollouts.services import rollout_start
+from tenants.reconciler import reconcile_tenant
 from tests.factories import system
 from tests.world import build_world, gpu_model_spec
 
@@ -163,3 +166,20 @@ def test_api_docs_load_every_asset_from_this_server(world):
     assert "swagger-ui" in page
     assert "cdn" not in page.lower()
     assert "/static/drf_spectacular_sidecar/" in page
+
+
+def test_the_endpoint_status_refreshes_itself_until_it_settles(world, tmp_path):
+    viewer = signed_in(world, "viewer")
+    assert 'hx-select="#endpoint-status"' in viewer.get(ENDPOINT).content.decode()
+    backend = DirectoryBackend(tmp_path / "manifests")
+    reconcile_tenant(world.own.pk, backend=backend)
+    reconcile_endpoint(world.own_endpoint.pk, backend=backend)
+    page = viewer.get(ENDPOINT).content.decode()
+    assert 'hx-select="#endpoint-status"' not in page
+    assert "ManifestsWritten" in page
+
+
+def test_without_prometheus_the_comparison_form_offers_a_trace_upload(world, settings):
+    settings.PROMETHEUS_URL = ""
+    form = signed_in(world, "viewer").get(f"{ENDPOINT}scaling/").context["form"]
+    assert form.initial["source"] == "trace"
