@@ -17,3 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("frontend.urls")),
 ]
+
+# Console pages answer in the console's layout (the API answers JSON through its own catch-all).
+handler403 = "frontend.views.forbidden"
+handler404 = "frontend.views.not_found"

@@ -194,8 +194,9 @@ class Rollout(models.Model):
     ACTIVE_STATES = (State.PENDING, State.PROGRESSING, State.PAUSED)
 
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="rollouts")
-    from_revision = models.ForeignKey(Revision, on_delete=models.PROTECT, related_name="+")
-    to_revision = models.ForeignKey(Revision, on_delete=models.PROTECT, related_name="+")
+    # Revisions go only with their endpoint, and the endpoint's rollouts with them.
+    from_revision = models.ForeignKey(Revision, on_delete=models.CASCADE, related_name="+")
+    to_revision = models.ForeignKey(Revision, on_delete=models.CASCADE, related_name="+")
     strategy = models.CharField(max_length=16, choices=Strategy.choices)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     # The analysis settings as started: steps (percent), intervals, gates

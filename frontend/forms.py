@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
+from control_plane.quantities import QuantityError, parse_cpu_millicores, parse_memory_bytes
+
 # Django keeps uploads up to 2.5 MB in memory and spills larger ones to a temporary file; past
 # this size a trace holds more requests than a page simulates anyway.
 MAX_TRACE_BYTES = 32 * 1024 * 1024
@@ -50,3 +52,114 @@ class ScalingComparisonForm(forms.Form):
         if cleaned.get("source") == "trace" and not cleaned.get("trace"):
             self.add_error("trace", "Choose a trace file to compare on.")
         return cleaned
+
+
+class RolloutStartForm(forms.Form):
+    """The console's rollout start: the same settings as the API, validated by the same spec
+    (`endpoints.rollouts.spec.rollout_spec`), so a refusal reads the same."""
+
+    model_version = forms.TypedChoiceField(coerce=int, label="Model version")
+    strategy = forms.ChoiceField(
+        choices=[("canary", "Canary (analysed steps)"), ("direct", "Direct (no analysis)")]
+    )
+    steps = forms.CharField(
+        initial="10,25,50,100", help_text="Percent of traffic per step, ending at 100."
+    )
+    analysis_interval_s = forms.IntegerField(initial=60, label="Analysis interval (s)")
+    bake_s = forms.IntegerField(initial=180, label="Bake time per step (s)")
+    warmup_s = forms.IntegerField(initial=120, label="Warm-up after ready (s)")
+
+    def __init__(self, *args, versions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model_version"].choices = [
+            (v.pk, f"{v.name}:{v.version}{' (private)' if v.tenant_id else ''}") for v in versions
+        ]
+
+    def clean_steps(self) -> list[int]:
+        try:
+            return [int(part) for part in self.cleaned_data["steps"].split(",") if part.strip()]
+        except ValueError:
+            raise forms.ValidationError("must be whole percentages separated by commas") from None
+
+    def settings(self) -> dict:
+        data = self.cleaned_data
+        if data["strategy"] == "direct":
+            return {"strategy": "direct"}
+        return {
+            "strategy": "canary",
+            "steps": data["steps"],
+            "analysis_interval_s": data["analysis_interval_s"],
+            "bake_s": data["bake_s"],
+            "warmup_s": data["warmup_s"],
+        }
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(required=False, max_length=2000)
+
+
+class TenantCreateForm(forms.Form):
+    slug = forms.CharField(max_length=63, help_text="DNS label: lowercase letters, digits, '-'.")
+    display_name = forms.CharField(max_length=200)
+
+
+class QuotaForm(forms.Form):
+    gpus = forms.IntegerField(min_value=0, label="GPUs")
+    max_endpoints = forms.IntegerField(min_value=0, label="Endpoints")
+    cpu = forms.CharField(max_length=32, label="CPU", help_text='e.g. "64" or "64000m"')
+    memory = forms.CharField(max_length=32, label="Memory", help_text='e.g. "512Gi"')
+    mig_slices = forms.CharField(
+        required=False,
+        label="MIG slices",
+        help_text='profile=count, comma-separated, e.g. "3g.40gb=2, 1g.10gb=4"',
+    )
+
+    def clean_cpu(self) -> int:
+        try:
+            return parse_cpu_millicores(self.cleaned_data["cpu"])
+        except QuantityError as error:
+            raise forms.ValidationError(str(error)) from None
+
+    def clean_memory(self) -> int:
+        try:
+            return parse_memory_bytes(self.cleaned_data["memory"])
+        except QuantityError as error:
+            raise forms.ValidationError(str(error)) from None
+
+    def clean_mig_slices(self) -> dict[str, int]:
+        slices: dict[str, int] = {}
+        for part in filter(None, (p.strip() for p in self.cleaned_data["mig_slices"].split(","))):
+            profile, _, count = part.partition("=")
+            try:
+                slices[profile.strip()] = int(count)
+            except ValueError:
+                raise forms.ValidationError(f"{part!r} is not profile=count") from None
+        return slices
+
+
+class MemberAddForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(
+        choices=[("viewer", "viewer"), ("deployer", "deployer"), ("admin", "admin")]
+    )
+
+
+class EndpointCreateForm(forms.Form):
+    name = forms.CharField(max_length=55, help_text="DNS label: lowercase letters, digits, '-'.")
+    model_version = forms.TypedChoiceField(coerce=int, label="Model version")
+    preset = forms.ChoiceField(
+        choices=[("balanced", "balanced"), ("latency", "latency"), ("cost", "cost")]
+    )
+    min_replicas = forms.IntegerField(min_value=0, initial=0, label="Minimum replicas")
+    max_replicas = forms.IntegerField(min_value=1, initial=2, label="Maximum replicas")
+
+    def __init__(self, *args, versions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model_version"].choices = [
+            (v.pk, f"{v.name}:{v.version}{' (private)' if v.tenant_id else ''}") for v in versions
+        ]
+
+
+class ScaleForm(forms.Form):
+    min_replicas = forms.IntegerField(min_value=0, label="Minimum replicas")
+    max_replicas = forms.IntegerField(min_value=1, label="Maximum replicas")

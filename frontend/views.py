@@ -13,10 +13,13 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from control_plane.audit.models import AuditEvent
 from control_plane.auth.principal import Principal, principal_for_user
 from control_plane.errors import NotFound
 from control_plane.request_context import source_address_of
+from endpoints.models import Rollout
 from endpoints.selectors import endpoint_for
+from frontend.console import error_page
 from frontend.forms import ScalingComparisonForm
 from scaling.comparison import (
     MAX_INTERACTIVE_REQUESTS,
@@ -28,7 +31,8 @@ from scaling.comparison import (
 from scaling.simulator.engine import SimConfig
 from scaling.simulator.trace import Trace, parse_azure_csv
 from scaling.telemetry import NoRequestsObserved, TelemetryUnavailable
-from tenants.selectors import tenant_for, tenants_visible_to
+from tenants.resources import Resources
+from tenants.selectors import committed_resources, quota_limit, tenant_for, tenants_visible_to
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -40,12 +44,45 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
-    tenants = tenants_visible_to(actor=actor).prefetch_related("endpoints")
-    return render(
-        request,
-        "frontend/home.html",
-        {"tenants": tenants, "principal": actor},
+    tenants = tenants_visible_to(actor=actor).prefetch_related("endpoints").order_by("slug")
+    context = {"tenants": tenants, "principal": actor}
+    if actor.reads_all_tenants:
+        context["fleet"] = _fleet(list(tenants))
+    return render(request, "frontend/home.html", context)
+
+
+def _fleet(tenants: list) -> dict:
+    """Platform-wide: GPUs and MIG slices granted against committed, rollouts in progress, the
+    latest failures."""
+    granted = committed = Resources()
+    for tenant in tenants:
+        granted = granted + quota_limit(tenant.quota)
+        committed = committed + committed_resources(tenant=tenant)
+    profiles = sorted(set(granted.mig_slices) | set(committed.mig_slices))
+    rollouts = (
+        Rollout.objects.filter(state__in=Rollout.ACTIVE_STATES)
+        .select_related("endpoint__tenant", "to_revision__endpoint")
+        .order_by("-created_at")[:20]
     )
+    failures = AuditEvent.objects.exclude(outcome=AuditEvent.Outcome.SUCCESS).order_by("-id")[:10]
+    return {
+        "gpus_granted": granted.gpus,
+        "gpus_committed": committed.gpus,
+        "mig": [
+            (p, granted.mig_slices.get(p, 0), committed.mig_slices.get(p, 0)) for p in profiles
+        ],
+        "rollouts": rollouts,
+        "failures": failures,
+    }
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    message = str(exception) if exception and str(exception) else "There is nothing here."
+    return error_page(request, 404, "Not found", message)
+
+
+def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return error_page(request, 403, "Not allowed", "Your role does not allow this.")
 
 
 @login_required
@@ -67,7 +104,9 @@ def endpoint_scaling(request: HttpRequest, slug: str, name: str) -> HttpResponse
         "max_requests": MAX_INTERACTIVE_REQUESTS,
     }
     if request.method != "POST":
-        context["form"] = ScalingComparisonForm()
+        # Without Prometheus the endpoint's own traffic cannot be read: offer the upload.
+        initial = {"source": "prometheus" if settings.PROMETHEUS_URL else "trace"}
+        context["form"] = ScalingComparisonForm(initial=initial)
         return render(request, "frontend/endpoint_scaling.html", context)
     form = ScalingComparisonForm(request.POST, request.FILES)
     context["form"] = form

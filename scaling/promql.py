@@ -107,7 +107,13 @@ def histogram_quantile(
     return f"histogram_quantile({q}, sum by (le) ({bucket_rate(metric, target, window)})) >= 0"
 
 
-def queue_total(target: Target) -> str:
+def replicas_reporting(target: Target | EndpointTarget) -> str:
+    """Pods of `target` that Prometheus scraped: the replicas serving (a pod still loading its
+    model exports nothing yet)."""
+    return f"count({gauge(REQUESTS_RUNNING, target)}) or vector(0)"
+
+
+def queue_total(target: Target | EndpointTarget) -> str:
     """Requests waiting over all ready pods of `target`, for KEDA's queue trigger.
 
     The query returns the sum; the trigger's `metricType: AverageValue` makes the HPA divide it by
@@ -137,7 +143,7 @@ def in_flight_total(target: Target) -> str:
     return f"(sum({running}) + sum({waiting})) or vector(0)"
 
 
-def ttft_p95(target: Target) -> str:
+def ttft_p95(target: Target | EndpointTarget) -> str:
     """TTFT p95 in seconds over `TTFT_WINDOW`, for KEDA's optional latency trigger.
 
     Without requests in the window there is no latency pressure: the result is 0 (see

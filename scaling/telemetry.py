@@ -190,3 +190,50 @@ def ask(call: Callable[..., list[dict]], query: str, **kwargs: object) -> list[d
 def _finite(text: str) -> float:
     value = float(text)
     return value if math.isfinite(value) else 0.0
+
+
+# What the console charts for an endpoint: (title, unit, query), over all its revisions.
+LIVE_SERIES = (
+    ("TTFT p95", "s", promql.ttft_p95),
+    ("Requests waiting", "", promql.queue_total),
+    ("Replicas reporting", "", promql.replicas_reporting),
+    ("Requests per second", "/s", lambda target: promql.request_rate(target, "1m")),
+)
+
+
+@dataclass(frozen=True)
+class Series:
+    title: str
+    unit: str
+    query: str
+    points: list[tuple[float, float]]  # (seconds since the window's start, value)
+
+
+def live_series(
+    target: promql.EndpointTarget,
+    *,
+    end: datetime,
+    minutes: int = 30,
+    step_s: int = 30,
+    prometheus: PrometheusConnect | None = None,
+) -> list[Series]:
+    """The endpoint's recent TTFT p95, queue, replicas and request rate, one point per step."""
+    prometheus = prometheus or client()
+    start = end - timedelta(minutes=minutes)
+    series = []
+    for title, unit, build in LIVE_SERIES:
+        query = build(target)
+        rows = ask(
+            prometheus.custom_query_range,
+            query,
+            start_time=start,
+            end_time=end,
+            step=str(step_s),
+        )
+        points = sorted(
+            (float(stamp) - start.timestamp(), _finite(value))
+            for row in rows
+            for stamp, value in row["values"]
+        )
+        series.append(Series(title, unit, query, points))
+    return series

@@ -8,6 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from control_plane.audit.api import AuditEventViewSet
 from endpoints.api.rollouts import RolloutViewSet
 from endpoints.api.views import EndpointViewSet, ModelVersionViewSet
+from tenants.api.users import UserViewSet
 from tenants.api.views import ApiKeyViewSet, MembershipViewSet, QuotaViewSet, TenantViewSet
 
 
@@ -105,6 +106,12 @@ api_urlpatterns = [
         "model-versions/<int:pk>/deprecate/",
         ModelVersionViewSet.as_view({"post": "deprecate"}),
         name="modelversion-deprecate",
+    ),
+    path("users/", UserViewSet.as_view(collection), name="user-list"),
+    path(
+        "users/<segment:username>/",
+        UserViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+        name="user-detail",
     ),
     path("api-keys/", ApiKeyViewSet.as_view(collection), name="apikey-list"),
     path(

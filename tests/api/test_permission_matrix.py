@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 
 from control_plane.audit.models import AuditEvent
+from endpoints.models import Endpoint
+from endpoints.rollouts.services import rollout_pause, rollout_start
+from tests.factories import system
 from tests.world import ROLES, TENANT_ROLES, World
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +55,26 @@ DEPLOYERS = ("platform_admin", "tenant_admin", "deployer")
 
 def private_model(world: World, tenant) -> Any:
     return world.own_private_model if tenant == world.own else world.foreign_private_model
+
+
+def rollout_id(world: World, tenant, *, paused: bool = False) -> int:
+    """A rollout of the tenant's `chat` endpoint to its private model, started by the system."""
+    endpoint = Endpoint.objects.select_related("tenant", "scaling_policy").get(
+        tenant=tenant, name="chat"
+    )
+    rollout = rollout_start(
+        actor=system(),
+        endpoint=endpoint,
+        model_version=private_model(world, tenant),
+        settings={},
+    )
+    if paused:
+        rollout = rollout_pause(actor=system(), rollout=rollout)
+    return rollout.pk
+
+
+def rollouts(tenant) -> str:
+    return f"/api/v1/tenants/{tenant.slug}/endpoints/chat/rollouts/"
 
 
 def tenant_event_id(world: World, tenant) -> int:
@@ -159,6 +182,41 @@ ROUTES = [
         lambda w, t: f"/api/v1/tenants/{t.slug}/endpoints/chat/",
         only(202, DEPLOYERS),
     ),
+    Route("list rollouts", "get", lambda w, t: rollouts(t), everyone(200)),
+    Route(
+        "start rollout",
+        "post",
+        lambda w, t: rollouts(t),
+        only(201, DEPLOYERS),
+        body=lambda w, t: {"model_version": private_model(w, t).pk},
+    ),
+    Route("read rollout", "get", lambda w, t: f"{rollouts(t)}{rollout_id(w, t)}/", everyone(200)),
+    Route(
+        "pause rollout",
+        "post",
+        lambda w, t: f"{rollouts(t)}{rollout_id(w, t)}/pause/",
+        only(200, DEPLOYERS),
+    ),
+    Route(
+        "resume rollout",
+        "post",
+        lambda w, t: f"{rollouts(t)}{rollout_id(w, t, paused=True)}/resume/",
+        only(200, DEPLOYERS),
+    ),
+    Route(
+        # Allowed for deployers, then refused: the canary has not become ready.
+        "promote rollout",
+        "post",
+        lambda w, t: f"{rollouts(t)}{rollout_id(w, t)}/promote/",
+        only(409, DEPLOYERS),
+        body=lambda w, t: {"reason": "hotfix"},
+    ),
+    Route(
+        "abort rollout",
+        "post",
+        lambda w, t: f"{rollouts(t)}{rollout_id(w, t)}/abort/",
+        only(200, DEPLOYERS),
+    ),
     Route(
         "list catalog",
         "get",
@@ -205,6 +263,30 @@ ROUTES = [
         "delete",
         lambda w, t: f"/api/v1/model-versions/{private_model(w, t).pk}/",
         only(204, DEPLOYERS),
+    ),
+    Route("list users", "get", lambda w, t: "/api/v1/users/", everyone(200), tenant_scoped=False),
+    Route(
+        "create user",
+        "post",
+        lambda w, t: "/api/v1/users/",
+        only(201, ("platform_admin",)),
+        body=lambda w, t: {"username": "carol", "password": "a long enough passphrase"},
+        tenant_scoped=False,
+    ),
+    Route(
+        "read user",
+        "get",
+        lambda w, t: "/api/v1/users/newbie/",
+        only(200, ("platform_admin", "auditor"), denied=404),
+        tenant_scoped=False,
+    ),
+    Route(
+        "deactivate user",
+        "patch",
+        lambda w, t: "/api/v1/users/newbie/",
+        {**only(200, ("platform_admin",), denied=404), "auditor": 403},
+        body=lambda w, t: {"is_active": False},
+        tenant_scoped=False,
     ),
     Route(
         "list own api keys",

@@ -25,6 +25,7 @@ def sign_in_and_open_scaling(page, live_server, username: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.get_by_role("link", name="chat").click()
+    page.get_by_role("link", name="Scaling policy and comparison").click()
     expect(page.get_by_role("heading", name="Scaling of chat")).to_be_visible()
 
 

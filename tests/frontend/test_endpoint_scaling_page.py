@@ -80,9 +80,10 @@ def test_anonymous_visitors_are_sent_to_sign_in():
     assert response["Location"].startswith("/login/")
 
 
-def test_home_links_each_endpoint_to_its_scaling_page(viewer):
+def test_home_links_each_endpoint_whose_page_links_its_scaling_page(viewer):
     page = viewer.get("/").content.decode()
-    assert f'href="{url()}"' in page
+    assert 'href="/tenants/acme/endpoints/chat/"' in page
+    assert f'href="{url()}"' in viewer.get("/tenants/acme/endpoints/chat/").content.decode()
 
 
 def test_uploaded_trace_gives_the_same_figures_as_the_command(viewer, tmp_path):

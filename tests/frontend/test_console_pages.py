@@ -1,0 +1,185 @@
+"""Every console page answers each role as the API would: own tenants shown, others 404,
+mutating controls only for those allowed, and the same refusals in the same words."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client, override_settings
+
+from control_plane.audit.models import AuditEvent
+from control_plane.cluster.directory_backend import DirectoryBackend
+from endpoints import services as endpoint_services
+from endpoints.models import Rollout
+from endpoints.reconciler import reconcile_endpoint
+from endpoints.rollouts.services import rollout_start
+from tenants.reconciler import reconcile_tenant
+from tests.factories import system
+from tests.world import build_world, gpu_model_spec
+
+pytestmark = pytest.mark.django_db
+
+ENDPOINT = "/tenants/acme/endpoints/chat/"
+
+
+@pytest.fixture
+def world(db):
+    return build_world()
+
+
+def signed_in(world, role: str) -> Client:
+    client = Client()
+    client.force_login(world.users[role])
+    return client
+
+
+@pytest.fixture
+def new_version(world):
+    return endpoint_services.model_version_create(
+        actor=system(), tenant=None, spec=gpu_model_spec(version="2")
+    )
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/catalog/", "/audit/", "/tenants/acme/", ENDPOINT, f"{ENDPOINT}scaling/"],
+)
+@pytest.mark.parametrize(
+    "role", ["platform_admin", "auditor", "tenant_admin", "deployer", "viewer"]
+)
+def test_every_page_answers_every_role(world, path, role):
+    response = signed_in(world, role).get(path)
+    assert response.status_code == 200
+    assert b'name="viewport"' in response.content
+
+
+@pytest.mark.parametrize("path", ["/tenants/globex/", "/tenants/globex/endpoints/chat/"])
+def test_another_tenants_pages_are_not_found(world, path):
+    assert signed_in(world, "deployer").get(path).status_code == 404
+
+
+@override_settings(DEBUG=False)
+def test_a_missing_page_answers_in_the_console_layout(world):
+    response = signed_in(world, "viewer").get("/tenants/nope/")
+    assert response.status_code == 404
+    assert b"Back to the console" in response.content
+    assert b"No tenant" in response.content
+
+
+def test_signed_out_visitors_are_sent_to_sign_in_and_sign_out_lands_there(world):
+    assert Client().get(ENDPOINT).url.startswith("/login/")
+    response = signed_in(world, "viewer").post("/logout/")
+    assert response.url == "/login/"
+
+
+def test_the_endpoint_page_shows_url_revisions_conditions_and_manifests(world):
+    page = signed_in(world, "viewer").get(ENDPOINT).content.decode()
+    assert world.own_endpoint.public_url in page
+    assert "chat-r1" in page
+    assert "kind: Deployment" in page
+
+
+def test_viewers_see_no_rollout_controls_and_the_server_refuses_them(world, new_version):
+    viewer = signed_in(world, "viewer")
+    assert "Start rollout" not in viewer.get(ENDPOINT).content.decode()
+    response = viewer.post(f"{ENDPOINT}rollouts/", {"model_version": new_version.pk})
+    assert response.status_code in (400, 403)
+    assert not Rollout.objects.exists()
+
+
+def test_a_deployer_starts_a_rollout_from_the_console_and_lands_on_its_page(world, new_version):
+    deployer = signed_in(world, "deployer")
+    assert "Start rollout" in deployer.get(ENDPOINT).content.decode()
+    response = deployer.post(
+        f"{ENDPOINT}rollouts/",
+        {
+            "model_version": new_version.pk,
+            "strategy": "canary",
+            "steps": "10,50,100",
+            "analysis_interval_s": 60,
+            "bake_s": 120,
+            "warmup_s": 60,
+        },
+    )
+    rollout = Rollout.objects.get()
+    assert response.status_code == 302
+    assert response.url == f"{ENDPOINT}rollouts/{rollout.pk}/"
+    assert rollout.spec["steps"] == [10, 50, 100]
+    page = deployer.get(response.url).content.decode()
+    assert "chat-r1 → chat-r2" in page
+    assert "promotion (100 %)" in page
+    assert 'hx-trigger="every 5s"' in page
+
+
+def test_a_refused_rollout_shows_the_api_message_next_to_the_field(world, new_version):
+    response = signed_in(world, "deployer").post(
+        f"{ENDPOINT}rollouts/",
+        {
+            "model_version": new_version.pk,
+            "strategy": "canary",
+            "steps": "10,50",
+            "analysis_interval_s": 60,
+            "bake_s": 120,
+            "warmup_s": 60,
+        },
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["steps"] == ["must end at 100 (the promotion), not 50"]
+
+
+def test_rollout_actions_from_the_console_are_audited_and_refused_when_not_allowed(
+    world, new_version
+):
+    rollout = rollout_start(
+        actor=system(), endpoint=world.own_endpoint, model_version=new_version, settings={}
+    )
+    page = f"{ENDPOINT}rollouts/{rollout.pk}/"
+    deployer = signed_in(world, "deployer")
+    deployer.post(f"{page}pause/", {"reason": "investigating"})
+    assert Rollout.objects.get().state == "paused"
+    # Promote needs a ready canary: refused with the service's message.
+    response = deployer.post(f"{page}promote/", {"reason": "hotfix"}, follow=True)
+    assert "has not become ready" in response.content.decode()
+    assert signed_in(world, "viewer").post(f"{page}abort/").status_code == 302
+    assert Rollout.objects.get().state == "paused"  # the viewer's abort was refused
+    assert AuditEvent.objects.filter(action="rollout.abort", outcome="denied").exists()
+    assert signed_in(world, "deployer").get(page).status_code == 200
+    assert signed_in(world, "deployer").get(f"{page}unknown/").status_code == 405
+
+
+def test_the_audit_log_filters_and_is_scoped(world):
+    admin = signed_in(world, "tenant_admin")
+    page = admin.get("/audit/", {"action": "endpoint.create"})
+    events = list(page.context["page"])
+    assert events
+    assert {e.action for e in events} == {"endpoint.create"}
+    assert {e.tenant_slug for e in events} == {"acme"}
+    assert admin.get("/audit/", {"since": "not a time"}).status_code == 400
+
+
+def test_the_fleet_overview_is_for_platform_roles_only(world):
+    assert b"Fleet" in signed_in(world, "platform_admin").get("/").content
+    assert b"Fleet" not in signed_in(world, "tenant_admin").get("/").content
+
+
+def test_api_docs_load_every_asset_from_this_server(world):
+    page = signed_in(world, "viewer").get("/api/docs/").content.decode()
+    assert "swagger-ui" in page
+    assert "cdn" not in page.lower()
+    assert "/static/drf_spectacular_sidecar/" in page
+
+
+def test_the_endpoint_status_refreshes_itself_until_it_settles(world, tmp_path):
+    viewer = signed_in(world, "viewer")
+    assert 'hx-select="#endpoint-status"' in viewer.get(ENDPOINT).content.decode()
+    backend = DirectoryBackend(tmp_path / "manifests")
+    reconcile_tenant(world.own.pk, backend=backend)
+    reconcile_endpoint(world.own_endpoint.pk, backend=backend)
+    page = viewer.get(ENDPOINT).content.decode()
+    assert 'hx-select="#endpoint-status"' not in page
+    assert "ManifestsWritten" in page
+
+
+def test_without_prometheus_the_comparison_form_offers_a_trace_upload(world, settings):
+    settings.PROMETHEUS_URL = ""
+    form = signed_in(world, "viewer").get(f"{ENDPOINT}scaling/").context["form"]
+    assert form.initial["source"] == "trace"
