@@ -68,6 +68,8 @@ def _runtime_packages() -> set[str]:
 
 
 def _third_party_imports() -> set[str]:
+    """Top-level modules the app imports, in code or by name in the settings (apps,
+    middleware, storages)."""
     modules = set()
     for source in APP_SOURCES:
         path = ROOT / source
@@ -77,6 +79,12 @@ def _third_party_imports() -> set[str]:
                     modules |= {alias.name.split(".")[0] for alias in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     modules.add(node.module.split(".")[0])
+    named = [
+        *settings.INSTALLED_APPS,
+        *settings.MIDDLEWARE,
+        *(storage["BACKEND"] for storage in settings.STORAGES.values()),
+    ]
+    modules |= {name.split(".")[0] for name in named}
     local = {Path(source).stem for source in APP_SOURCES}
     return {name for name in modules if name not in sys.stdlib_module_names and name not in local}
 
