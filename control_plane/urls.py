@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -17,6 +18,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("frontend.urls")),
 ]
+
+# Single sign-on: mozilla-django-oidc's authenticate and callback views, when configured.
+oidc_urlpatterns = [path("oidc/", include("mozilla_django_oidc.urls"))]
+if settings.OIDC_ENABLED:
+    urlpatterns += oidc_urlpatterns
 
 # Console pages answer in the console's layout (the API answers JSON through its own catch-all).
 handler403 = "frontend.views.forbidden"

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -73,6 +74,6 @@ def navigation(request: HttpRequest) -> dict[str, bool]:
     """Template context of every page: which links of the navigation the person may follow."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {}
+        return {"oidc_enabled": settings.OIDC_ENABLED}
     actor = actor_of(request)
-    return {"nav_users": actor.reads_all_tenants}
+    return {"nav_users": actor.reads_all_tenants, "oidc_enabled": settings.OIDC_ENABLED}
