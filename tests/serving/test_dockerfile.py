@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 ENTRYPOINT = ROOT / "scripts" / "container-entrypoint.sh"
 APP_SOURCES = ("control_plane", "endpoints", "tenants", "scaling", "frontend", "manage.py")
+DOTTED_PATH = re.compile(r"^[a-z_][a-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 BUILD_TOOLS = ("gcc", "g++", "make", "build-essential", "python3-dev", "libpq-dev", "cargo")
 
 
@@ -68,8 +69,7 @@ def _runtime_packages() -> set[str]:
 
 
 def _third_party_imports() -> set[str]:
-    """Top-level modules the app imports, in code or by name in the settings (apps,
-    middleware, storages)."""
+    """Top-level modules the app imports, in code or by a dotted name in a string."""
     modules = set()
     for source in APP_SOURCES:
         path = ROOT / source
@@ -79,12 +79,15 @@ def _third_party_imports() -> set[str]:
                     modules |= {alias.name.split(".")[0] for alias in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     modules.add(node.module.split(".")[0])
-    named = [
-        *settings.INSTALLED_APPS,
-        *settings.MIDDLEWARE,
-        *(storage["BACKEND"] for storage in settings.STORAGES.values()),
-    ]
-    modules |= {name.split(".")[0] for name in named}
+                elif (
+                    isinstance(node, ast.Constant)
+                    and isinstance(node.value, str)
+                    and DOTTED_PATH.match(node.value)
+                    and importlib.util.find_spec(node.value.split(".")[0]) is not None
+                ):
+                    # Loaded by name: INSTALLED_APPS, MIDDLEWARE, AUTHENTICATION_BACKENDS,
+                    # include("package.urls"), storages.
+                    modules.add(node.value.split(".")[0])
     local = {Path(source).stem for source in APP_SOURCES}
     return {name for name in modules if name not in sys.stdlib_module_names and name not in local}
 
