@@ -250,7 +250,7 @@ def test_credentials_come_from_an_existing_secret_as_files():
         ("control-plane-credentials", "secret-key"),
         ("control-plane-credentials", "audit-signing-key"),
     }
-    env = {e["name"]: e["value"] for e in web["containers"][0]["env"]}
+    env = {e["name"]: e.get("value") for e in web["containers"][0]["env"]}
     assert env["DATABASE_URL_FILE"] == "/var/run/secrets/llm-control-plane/database-url"
     assert env["SECRET_KEY_FILE"] == "/var/run/secrets/llm-control-plane/secret-key"
     assert env["AUDIT_SIGNING_KEY_FILE"] == "/var/run/secrets/llm-control-plane/audit-signing-key"
@@ -266,15 +266,41 @@ def test_airgapped_pulls_from_the_private_registry_with_its_credential():
             ), name
 
 
-def test_the_configmap_holds_only_settings_the_service_reads():
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_the_configmap_and_secret_env_hold_only_settings_the_service_reads(name):
     settings_source = (CHART_DIR.parents[1] / "control_plane" / "settings.py").read_text()
     read = set(re.findall(r'env_\w+\(\s*"([A-Z_]+)"', settings_source))
-    config = named(render(EVERYTHING_ON), "ConfigMap", FULLNAME)["data"]
+    objects = render(VALUE_SETS[name])
+    config = named(objects, "ConfigMap", FULLNAME)["data"]
     assert set(config) - read == set()
+    web = named(objects, "Deployment", f"{FULLNAME}-web")["spec"]["template"]["spec"]
+    env = {e["name"] for e in web["containers"][0]["env"]}
+    # *_FILE twins of settings (control_plane/env.py), then secrets by name.
+    assert {n.removesuffix("_FILE") for n in env} - read - {"AUDIT_SIGNING_KEY"} == set()
     assert config["CLUSTER_BACKEND"] == "kubernetes"
     assert config["KUBE_IN_CLUSTER"] == "true"
     assert config["DEBUG"] == "false"
-    assert set(config["ALLOWED_HOSTS"].split(",")) >= {"console.example.com", "c.example"}
+
+
+def test_allowed_hosts_default_to_the_published_host_names_and_the_service():
+    config = named(render(EVERYTHING_ON), "ConfigMap", FULLNAME)["data"]
+    assert set(config["ALLOWED_HOSTS"].split(",")) == {
+        "console.example.com",
+        "c.example",
+        FULLNAME,
+        f"{FULLNAME}.{NAMESPACE}.svc",
+        f"{FULLNAME}.{NAMESPACE}.svc.cluster.local",
+    }
+
+
+def test_secret_settings_come_from_existing_secrets_not_the_configmap():
+    objects = render(example("production"))
+    assert "OIDC_RP_CLIENT_SECRET" not in named(objects, "ConfigMap", FULLNAME)["data"]
+    web = named(objects, "Deployment", f"{FULLNAME}-web")["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in web["containers"][0]["env"]}
+    assert env["OIDC_RP_CLIENT_SECRET"]["valueFrom"] == {
+        "secretKeyRef": {"name": "control-plane-credentials", "key": "oidc-client-secret"}
+    }
 
 
 def test_the_http_route_keeps_metrics_inside_the_cluster():
