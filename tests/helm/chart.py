@@ -12,11 +12,12 @@ import yaml
 CHART_DIR = Path(__file__).resolve().parents[2] / "helm" / "llm-control-plane"
 EXAMPLES = {path.stem: path for path in sorted((CHART_DIR / "examples").glob("*.yaml"))}
 RELEASE, NAMESPACE = "cp", "llm-control-plane"
-# The least the chart renders with: the three credentials it cannot default.
+# The least the chart renders with: the four credentials it cannot default.
 CREDENTIALS = {
     "database": {"url": "postgres://control_plane:pw@postgresql.databases.svc:5432/cp"},
     "redis": {"url": "redis://redis.databases.svc:6379/0"},
     "secretKey": {"value": "k" * 50},
+    "auditSigningKey": {"existingSecret": {"name": "audit-key", "key": "audit-signing-key"}},
 }
 
 

@@ -62,11 +62,12 @@ def test_every_rendered_object_is_valid_kubernetes(name):
     validate_all(objects)
 
 
-def test_defaults_need_the_three_credentials_and_say_which():
+def test_defaults_need_the_four_credentials_and_say_which():
     for missing, message in (
         ("database", "database: set database.url or database.existingSecret.name"),
         ("redis", "redis: set redis.url or redis.existingSecret.name"),
         ("secretKey", "secretKey: set secretKey.value or secretKey.existingSecret.name"),
+        ("auditSigningKey", "auditSigningKey: set auditSigningKey.existingSecret.name or"),
     ):
         values = {key: value for key, value in CREDENTIALS.items() if key != missing}
         with pytest.raises(helm_python.HelmError, match=re.escape(message)):
@@ -236,7 +237,8 @@ def test_migrations_run_as_a_hook_with_their_own_copies_of_config_and_secret():
     spec = job["spec"]["template"]["spec"]
     assert spec["containers"][0]["envFrom"] == [{"configMapRef": {"name": f"{FULLNAME}-migrate"}}]
     sources = next(v for v in spec["volumes"] if v["name"] == "secrets")["projected"]["sources"]
-    assert {source["secret"]["name"] for source in sources} == {f"{FULLNAME}-migrate"}
+    # Values given to the chart come from the copy; existing Secrets are used as they are.
+    assert {source["secret"]["name"] for source in sources} == {f"{FULLNAME}-migrate", "audit-key"}
 
 
 def test_credentials_come_from_an_existing_secret_as_files():

@@ -72,6 +72,9 @@ key: {{ .key }}
 {{- if not (include "cp.hasCredential" (dict "root" . "name" "secretKey")) -}}
 {{- fail "secretKey: set secretKey.value or secretKey.existingSecret.name (Django SECRET_KEY)" -}}
 {{- end -}}
+{{- if not (include "cp.hasCredential" (dict "root" . "name" "auditSigningKey")) -}}
+{{- fail "auditSigningKey: set auditSigningKey.existingSecret.name or auditSigningKey.value (Ed25519 private key, PEM: openssl genpkey -algorithm ed25519); every pod must sign with the same key" -}}
+{{- end -}}
 {{- $consumed := list -}}
 {{- range .Values.workers -}}{{- $consumed = concat $consumed .queues -}}{{- end -}}
 {{- range list "celery" "provisioning" "analysis" -}}
