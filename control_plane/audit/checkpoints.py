@@ -39,11 +39,12 @@ def checkpoint_files(directory: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def _chain_events() -> Iterator[tuple[str, int, str]]:
-    """(chain, sequence, hash) of every event, chain by chain in sequence order (the unique
-    (chain, sequence) index serves the order)."""
+def _chain_events(chain: str | None = None) -> Iterator[tuple[str, int, str]]:
+    """(chain, sequence, hash) of every event (of one chain if named), chain by chain in
+    sequence order (the unique (chain, sequence) index serves the order)."""
+    events = AuditEvent.objects.all() if chain is None else AuditEvent.objects.filter(chain=chain)
     return (
-        AuditEvent.objects.order_by("chain", "sequence")
+        events.order_by("chain", "sequence")
         .values_list("chain", "sequence", "hash")
         .iterator(chunk_size=5000)
     )
@@ -136,16 +137,19 @@ def load_checkpoints(directory: Path, public_key: Ed25519PublicKey) -> tuple[lis
     return documents, problems
 
 
-def verify_against_checkpoints(directory: Path, public_key: Ed25519PublicKey) -> list[str]:
-    """Problems found comparing the live chains with every checkpoint in `directory`."""
+def verify_against_checkpoints(
+    directory: Path, public_key: Ed25519PublicKey, chain: str | None = None
+) -> list[str]:
+    """Problems found comparing the live chains (or one) with every checkpoint in `directory`."""
     documents, problems = load_checkpoints(directory, public_key)
     expected: dict[str, list[_Expectation]] = {}
     for number, document in documents:
-        for chain, entry in (document.get("chains") or {}).items():
-            expected.setdefault(chain, []).append(
-                _Expectation(number, entry["count"], entry["head_hash"], entry["merkle_root"])
-            )
-    return problems + _compare(_chain_events(), expected)
+        for name, entry in (document.get("chains") or {}).items():
+            if chain is None or name == chain:
+                expected.setdefault(name, []).append(
+                    _Expectation(number, entry["count"], entry["head_hash"], entry["merkle_root"])
+                )
+    return problems + _compare(_chain_events(chain), expected)
 
 
 def build_checkpoint(

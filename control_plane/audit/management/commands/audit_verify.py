@@ -164,7 +164,7 @@ class Command(BaseCommand):
         directory = Path(settings.AUDIT_CHECKPOINT_DIRECTORY)
         checkpoints = len(checkpoint_files(directory))
         against = (
-            verify_against_checkpoints(directory, public_key_from(public_key))
+            verify_against_checkpoints(directory, public_key_from(public_key), chain)
             if checkpoints
             else []
         )
