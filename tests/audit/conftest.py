@@ -1,6 +1,8 @@
 import pytest
+from rest_framework.test import APIClient
 
 from control_plane.audit import signing
+from tests.world import build_world
 
 
 @pytest.fixture
@@ -19,3 +21,18 @@ def other_key(tmp_path):
     path = tmp_path / "keys" / "other.pem"
     signing.generate_key_file(path)
     return path
+
+
+@pytest.fixture
+def world(db):
+    return build_world()
+
+
+@pytest.fixture
+def client_for(world):
+    def make(role: str) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {world.keys[role]}")
+        return client
+
+    return make
