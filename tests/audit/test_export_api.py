@@ -79,9 +79,7 @@ def test_bad_queries_answer_400_naming_the_field(world, client_for, audit_key, q
     assert field in response.json()["error"]["fields"]
 
 
-def test_a_streamed_export_and_its_manifest_verify_offline(
-    world, client_for, audit_key, tmp_path
-):
+def test_a_streamed_export_and_its_manifest_verify_offline(world, client_for, audit_key, tmp_path):
     client = client_for("tenant_admin")
     response = client.get(EXPORT, {"format": "csv", "tenant": world.own.slug})
     export = tmp_path / "export.csv"
