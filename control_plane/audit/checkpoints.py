@@ -23,6 +23,7 @@ from django.utils import timezone
 from control_plane.audit import signing
 from control_plane.audit.merkle import MerkleBuilder
 from control_plane.audit.models import AuditEvent
+from control_plane.audit.retention import archive_anchors
 
 _NAME = re.compile(r"^checkpoint-(\d{8})\.json$")
 
@@ -63,9 +64,12 @@ class CheckpointMismatch(Exception):
 
 
 def _compare(
-    events: Iterable[tuple[str, int, str]], expected: dict[str, list[_Expectation]]
+    events: Iterable[tuple[str, int, str]],
+    expected: dict[str, list[_Expectation]],
+    anchors: dict[str, dict[int, dict[str, Any]]],
 ) -> list[str]:
-    """One pass over every chain, comparing its root and head at every checkpointed size."""
+    """One pass over every chain, comparing its root and head at every checkpointed size. A
+    chain whose prefix was archived continues from its archive event's Merkle frontier."""
     problems: list[str] = []
     current: str | None = None
     builder = MerkleBuilder()
@@ -82,11 +86,40 @@ def _compare(
                 f"{builder.size} were removed"
             )
 
+    def start(chain: str, sequence: int) -> MerkleBuilder:
+        """The chain's tree before its first live event; checkpoints inside an archived prefix
+        are the archive's to prove, and are skipped."""
+        nonlocal pending, last_match
+        pending = sorted(expected.get(chain, []), key=lambda e: e.count)
+        if sequence == 1:
+            return MerkleBuilder()
+        anchor = anchors.get(chain, {}).get(sequence - 1)
+        if anchor is None:
+            problems.append(
+                f"chain {chain}: it starts at sequence {sequence} and no audit.archive event "
+                "covers the events before it"
+            )
+            pending = []
+            return MerkleBuilder()
+        seeded = MerkleBuilder.from_frontier(anchor["merkle_size"], anchor["merkle_frontier"])
+        while pending and pending[0].count <= seeded.size:
+            expectation = pending.pop(0)
+            if expectation.count == seeded.size and (
+                (seeded.root(), anchor["through_hash"])
+                != (expectation.merkle_root, expectation.head_hash)
+            ):
+                problems.append(
+                    f"chain {chain}: its archive record does not match checkpoint "
+                    f"{expectation.checkpoint} at sequence {expectation.count}"
+                )
+        last_match = seeded.size
+        return seeded
+
     for chain, sequence, event_hash in events:
         if chain != current:
             finish(current)
-            current, builder, last_match = chain, MerkleBuilder(), 0
-            pending = sorted(expected.get(chain, []), key=lambda e: e.count)
+            current, last_match = chain, 0
+            builder = start(chain, sequence)
             seen.add(chain)
         builder.add(bytes.fromhex(event_hash))
         while pending and pending[0].count == builder.size:
@@ -149,7 +182,7 @@ def verify_against_checkpoints(
                 expected.setdefault(name, []).append(
                     _Expectation(number, entry["count"], entry["head_hash"], entry["merkle_root"])
                 )
-    return problems + _compare(_chain_events(chain), expected)
+    return problems + _compare(_chain_events(chain), expected, archive_anchors(chain))
 
 
 def build_checkpoint(
@@ -165,20 +198,32 @@ def build_checkpoint(
                 _Expectation(previous[0], entry["count"], entry["head_hash"], entry["merkle_root"])
             ]
 
+    anchors = archive_anchors()
+
     def tracked() -> Iterator[tuple[str, int, str]]:
         builder, current, head = MerkleBuilder(), None, ""
         for chain, sequence, event_hash in _chain_events():
             if chain != current:
                 if current is not None:
                     chains[current] = _entry(builder, head)
-                builder, current = MerkleBuilder(), chain
+                anchor = anchors.get(chain, {}).get(sequence - 1)
+                builder, current = (
+                    (
+                        MerkleBuilder.from_frontier(
+                            anchor["merkle_size"], anchor["merkle_frontier"]
+                        )
+                        if anchor
+                        else MerkleBuilder()
+                    ),
+                    chain,
+                )
             builder.add(bytes.fromhex(event_hash))
             head = event_hash
             yield chain, sequence, event_hash
         if current is not None:
             chains[current] = _entry(builder, head)
 
-    problems = _compare(tracked(), expected)
+    problems = _compare(tracked(), expected, anchors)
     if problems:
         raise CheckpointMismatch("; ".join(problems))
     return {

@@ -30,6 +30,8 @@ def app_role_grants(role: str) -> list[str]:
         f"GRANT SELECT, INSERT ON {EVENTS_TABLE} TO {quoted}",
         f"REVOKE ALL ON {HEADS_TABLE} FROM {quoted}",
         f"GRANT SELECT, INSERT, UPDATE ON {HEADS_TABLE} TO {quoted}",
+        # Retention deletes only through this function (migration 0003), as the owner.
+        f"GRANT EXECUTE ON FUNCTION audit_delete_archived(text, bigint) TO {quoted}",
         # Tables later migrations create (as the owner) are the application's too.
         "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {quoted}",

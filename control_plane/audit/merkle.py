@@ -44,6 +44,20 @@ class MerkleBuilder:
         self._stack.append((height, node))
         self.size += 1
 
+    def frontier(self) -> list[list]:
+        """The state to continue from: [[height, hex root], ...], O(log n) entries."""
+        return [[height, node.hex()] for height, node in self._stack]
+
+    @classmethod
+    def from_frontier(cls, size: int, frontier: list[list]) -> MerkleBuilder:
+        """A builder that continues the tree of `size` leaves whose `frontier()` this is."""
+        builder = cls()
+        builder.size = size
+        builder._stack = [(int(height), bytes.fromhex(node)) for height, node in frontier]
+        if sum(1 << height for height, _ in builder._stack) != size:
+            raise ValueError(f"the frontier does not describe a tree of {size} leaves")
+        return builder
+
     def root(self) -> str:
         if not self._stack:
             return EMPTY_ROOT

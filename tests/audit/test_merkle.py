@@ -74,3 +74,15 @@ def test_a_changed_leaf_or_a_wrong_index_does_not_lead_to_the_root():
 def test_a_path_for_more_leaves_than_there_are_is_refused():
     with pytest.raises(ValueError, match="fewer than 40"):
         inclusion_path(3, 40, LEAVES)
+
+
+def test_a_builder_continues_from_its_frontier():
+    builder = MerkleBuilder()
+    for leaf in LEAVES[:11]:
+        builder.add(leaf)
+    resumed = MerkleBuilder.from_frontier(11, builder.frontier())
+    for leaf in LEAVES[11:]:
+        resumed.add(leaf)
+    assert resumed.root() == merkle_root(LEAVES)
+    with pytest.raises(ValueError, match="does not describe"):
+        MerkleBuilder.from_frontier(12, builder.frontier())

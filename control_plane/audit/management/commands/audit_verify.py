@@ -11,7 +11,6 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from control_plane.audit import verify
-from control_plane.audit.chain import verify_chain
 from control_plane.audit.checkpoint_service import record_verification_failure
 from control_plane.audit.checkpoints import (
     checkpoint_files,
@@ -22,6 +21,7 @@ from control_plane.audit.export import COLUMNS
 from control_plane.audit.management.commands._arguments import public_key_from
 from control_plane.audit.merkle import inclusion_path, root_from_path
 from control_plane.audit.models import AuditChainHead, AuditEvent
+from control_plane.audit.retention import archive_anchors, verify_live_chain
 from control_plane.auth.principal import Principal
 
 
@@ -149,11 +149,15 @@ class Command(BaseCommand):
             chains = [chain]
         broken = []
         checked = 0
+        anchors = archive_anchors(chain)
         for name in chains:
             events = (
                 AuditEvent.objects.filter(chain=name).order_by("sequence").iterator(chunk_size=2000)
             )
-            link = verify_chain(name, events, head=heads.get(name))
+            # A chain whose oldest events were archived starts at its archive anchor.
+            link = verify_live_chain(
+                name, iter(events), head=heads.get(name), anchors=anchors.get(name, {})
+            )
             checked += 1
             if link is not None:
                 broken.append(link)
