@@ -3,7 +3,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from django.db.models import Max, QuerySet
+from django.db.models import Max, QuerySet, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from control_plane.audit.export import COLUMNS, ExportSpec
@@ -50,7 +51,8 @@ def export_pins() -> tuple[datetime, int]:
 
 
 def audit_export_rows(*, actor: Principal, spec: ExportSpec, chunk_size: int) -> Iterator[tuple]:
-    """The export's rows as tuples in `COLUMNS` order, by id, through a server-side cursor.
+    """The export's rows as tuples in `COLUMNS` order, by id, through a server-side cursor;
+    `changes` is JSON text.
 
     Within a chain, id order is sequence order: ids are drawn while the chain head is locked.
     """
@@ -63,7 +65,15 @@ def audit_export_rows(*, actor: Principal, spec: ExportSpec, chunk_size: int) ->
         value = getattr(spec, name)
         if value is not None:
             events = events.filter(**{name: value})
-    return events.order_by("id").values_list(*COLUMNS).iterator(chunk_size=chunk_size)
+    # `changes` as the database's own JSON text: decoding and encoding it again in Python was a
+    # fifth of the export's time, and the text is as deterministic as the row.
+    columns = [name if name != "changes" else "changes_text" for name in COLUMNS]
+    return (
+        events.annotate(changes_text=Cast("changes", output_field=TextField()))
+        .order_by("id")
+        .values_list(*columns)
+        .iterator(chunk_size=chunk_size)
+    )
 
 
 def chain_heads_at(*, actor: Principal, tenant: str | None, max_event_id: int) -> dict[str, dict]:

@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 
 from control_plane.audit.chain import HASHED_FIELDS, event_hash
 from control_plane.audit.models import AuditEvent
+from control_plane.audit.verify import read_events, recomputed_hash
 from tests.audit.helpers import write_events
 
 pytestmark = pytest.mark.django_db
@@ -181,3 +182,13 @@ def test_an_inclusion_proof_verifies_and_fails_for_a_changed_event(exported, tmp
     with pytest.raises(CommandError, match="does not verify"):
         call_command("audit_verify", "--check-proof", str(proof))
     assert f"event {event_id}: its content does not match its hash" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("export_format", ["csv", "jsonl"])
+def test_the_verifiers_hash_is_the_chains_hash_of_every_exported_row(exported, export_format):
+    output, _ = exported(export_format)
+    events = [event for _, event in read_events(output, export_format)]
+    stored = {e.pk: e for e in AuditEvent.objects.all()}
+    for event in events:
+        fields = {name: getattr(stored[event["id"]], name) for name in HASHED_FIELDS}
+        assert recomputed_hash(event) == event_hash(fields) == event["hash"]
