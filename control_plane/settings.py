@@ -377,3 +377,22 @@ if OIDC_ENABLED:
         "django.contrib.auth.backends.ModelBackend",
         "mozilla_django_oidc.auth.OIDCAuthenticationBackend",
     ]
+
+# Audit exports (control_plane/audit/, docs/decisions/0010-verifiable-audit-exports.md).
+# The Ed25519 key that signs export manifests and checkpoints. Unset, it is RUN_DIR's
+# audit-signing.pem, created on first use for `make run`; a path set here must exist.
+AUDIT_SIGNING_KEY_FILE = env_str("AUDIT_SIGNING_KEY_FILE", "") or str(RUN_DIR / "audit-signing.pem")
+AUDIT_SIGNING_KEY_GENERATE = not env_str("AUDIT_SIGNING_KEY_FILE", "")
+# Signed checkpoints of every chain go here, outside the database (a mounted volume, or a
+# directory a GitOps job or an object-store sync picks up).
+AUDIT_CHECKPOINT_DIRECTORY = env_str(
+    "AUDIT_CHECKPOINT_DIRECTORY", str(RUN_DIR / "audit-checkpoints")
+)
+AUDIT_CHECKPOINT_INTERVAL_SECONDS = env_int("AUDIT_CHECKPOINT_INTERVAL_SECONDS", 300, minimum=10)
+# Rows fetched per round trip by the exports' server-side cursor: memory stays constant.
+AUDIT_EXPORT_CHUNK_SIZE = env_int("AUDIT_EXPORT_CHUNK_SIZE", 2000, minimum=1)
+CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
+    "task": "audit.checkpoint",
+    "schedule": float(AUDIT_CHECKPOINT_INTERVAL_SECONDS),
+    "options": {"expires": float(AUDIT_CHECKPOINT_INTERVAL_SECONDS)},
+}

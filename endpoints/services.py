@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -19,6 +20,7 @@ from endpoints.gpu_pools import pool_for
 from endpoints.models import Endpoint, ModelVersion, Revision
 from endpoints.selectors import committed_by_endpoints, endpoint_commitment
 from scaling.models import ScalingPolicy
+from scaling.policy import parse_policy
 from scaling.services import policy_fields, scaling_policy_write
 from tenants.models import Tenant
 from tenants.resources import shortfalls
@@ -293,8 +295,11 @@ def endpoint_create(
 
 @retry_on_conflict
 def endpoint_update_scaling(
-    *, actor: Principal, endpoint: Endpoint, scaling: dict[str, Any]
+    *, actor: Principal, endpoint: Endpoint, scaling: Mapping[str, Any]
 ) -> Endpoint:
+    """Change the scaling policy. `scaling` is request-shaped and partial (a preset, fields,
+    schedule floors): it is merged over the policy as read inside this transaction, with the
+    endpoint locked, so two concurrent changes of different fields both hold."""
     tenant = endpoint.tenant
     require_endpoint_role(actor, tenant, "deployer", "endpoint.update", endpoint.name)
     with transaction.atomic():
@@ -302,16 +307,18 @@ def endpoint_update_scaling(
         lock_endpoint(endpoint)
         policy = ScalingPolicy.objects.select_for_update().get(endpoint=endpoint)
         before = policy_fields(policy)
-        changes = diff(before, scaling)
+        values = parse_policy(scaling, base=before)
+        changes = diff(before, values)
         if not changes:
+            endpoint.scaling_policy = policy
             return endpoint
         admit(
             tenant=locked,
             versions=[r.model_version for r in endpoint.revisions_in_service()],
-            max_replicas=scaling["max_replicas"],
+            max_replicas=values["max_replicas"],
             replacing=endpoint,
         )
-        policy = scaling_policy_write(endpoint=endpoint, values=scaling)
+        policy = scaling_policy_write(endpoint=endpoint, values=values)
         bump_endpoint_generation(endpoint)
         record(
             actor=actor,

@@ -7,6 +7,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
 
 from control_plane.audit.selectors import audit_events_visible_to
 from frontend.console import actor_of
@@ -32,7 +35,7 @@ def audit_page(request: HttpRequest) -> HttpResponse:
         if data["tenant"]:
             events = events.filter(tenant_slug=data["tenant"])
         if data["action"]:
-            events = events.filter(action__startswith=data["action"])
+            events = events.filter(action=data["action"])
         if data["actor"]:
             events = events.filter(actor=data["actor"])
         if data["since"]:
@@ -43,11 +46,31 @@ def audit_page(request: HttpRequest) -> HttpResponse:
         status = 400
         events = events.none()
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    newest = events.order_by("-id").values_list("id", flat=True).first() or 0
+    exports = _exports(form.cleaned_data if form.is_bound and form.is_valid() else {}, newest)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
         request,
         "frontend/audit.html",
-        {"form": form, "page": page, "query": query.urlencode()},
+        {"form": form, "page": page, "query": query.urlencode(), "exports": exports},
         status=status,
     )
+
+
+def _exports(filters: dict, max_event_id: int) -> list[tuple[str, str]]:
+    """(label, URL) of the signed exports of exactly what the filters show, each beside its
+    manifest: the API's export routes (the console's session authenticates them), pinned to
+    this page's moment and newest event so that an export and its manifest hold the same rows."""
+    query = {name: value for name, value in filters.items() if value}
+    query.setdefault("until", timezone.now())
+    for name in ("since", "until"):
+        if name in query:
+            query[name] = query[name].isoformat()
+    query["max_event_id"] = max_event_id
+    base = reverse("auditevent-export")
+    links = []
+    for label, fmt in (("CSV", "csv"), ("JSON Lines", "jsonl")):
+        pinned = urlencode({"format": fmt, **query})
+        links += [(label, f"{base}?{pinned}"), (f"{label} manifest", f"{base}manifest/?{pinned}")]
+    return links

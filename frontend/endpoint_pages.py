@@ -18,8 +18,6 @@ from endpoints.selectors import endpoint_commitment
 from frontend.console import actor_of, attempt, visible_endpoint
 from frontend.forms import RolloutStartForm, ScaleForm
 from frontend.tenant_pages import usable_versions as _versions
-from scaling.policy import resolve_policy
-from scaling.services import policy_fields
 from tenants.selectors import committed_resources, quota_limit
 
 
@@ -123,16 +121,10 @@ def endpoint_scale(request: HttpRequest, slug: str, name: str) -> HttpResponse:
     rollout_form = RolloutStartForm(versions=_versions(actor, tenant))
     if not form.is_valid():
         return _render(request, tenant, endpoint, actor, rollout_form, 400, scale_form=form)
-    scaling = resolve_policy(
-        preset=None,
-        overrides=form.cleaned_data,
-        schedule_floors=None,
-        base=policy_fields(endpoint.scaling_policy),
-    )
     ok, result = attempt(
         request,
         lambda: endpoint_services.endpoint_update_scaling(
-            actor=actor, endpoint=endpoint, scaling=scaling
+            actor=actor, endpoint=endpoint, scaling=form.cleaned_data
         ),
         form=form,
     )

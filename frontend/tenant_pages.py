@@ -14,7 +14,7 @@ from endpoints.models import ModelVersion
 from endpoints.selectors import endpoints_of, model_versions_visible_to
 from frontend.console import actor_of, attempt, visible_tenant
 from frontend.forms import EndpointCreateForm, MemberAddForm, QuotaForm, TenantCreateForm
-from scaling.policy import resolve_policy
+from scaling.policy import parse_policy
 from tenants import services as tenant_services
 from tenants.selectors import committed_resources, memberships_of, quota_limit
 
@@ -98,13 +98,12 @@ def endpoint_create(request: HttpRequest, slug: str) -> HttpResponse:
             tenant=tenant,
             name=data["name"],
             model_version=version,
-            scaling=resolve_policy(
-                preset=data["preset"],
-                overrides={
+            scaling=parse_policy(
+                {
+                    "preset": data["preset"],
                     "min_replicas": data["min_replicas"],
                     "max_replicas": data["max_replicas"],
-                },
-                schedule_floors=None,
+                }
             ),
         ),
         form=form,

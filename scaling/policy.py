@@ -1,5 +1,5 @@
 """Turning what a user asks for (a preset, overrides, schedule floors) into validated policy
-values. Both the API and the console go through `resolve_policy`."""
+values. The API, the console and the simulator's command all go through `parse_policy`."""
 
 from __future__ import annotations
 
@@ -126,3 +126,21 @@ def resolve_policy(
     ]
     values["preset"] = preset or ""
     return values
+
+
+def parse_policy(
+    raw: Mapping[str, Any] | None, *, base: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Validated policy values from request-shaped input (`preset`, `schedule_floors` and field
+    overrides, as the API and the console take them), over `base` (the stored policy, for a
+    change: read inside the writing transaction) or over the default preset."""
+    raw = raw or {}
+    overrides = {
+        key: value for key, value in raw.items() if key not in ("preset", "schedule_floors")
+    }
+    return resolve_policy(
+        preset=raw.get("preset"),
+        overrides=overrides,
+        schedule_floors=raw.get("schedule_floors"),
+        base=base,
+    )

@@ -5,7 +5,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path, re_path, register_converter
 from django.views.decorators.csrf import csrf_exempt
 
-from control_plane.audit.api import AuditEventViewSet
+from control_plane.audit.api import AuditEventViewSet, export_urlpatterns
 from endpoints.api.rollouts import RolloutViewSet
 from endpoints.api.views import EndpointViewSet, ModelVersionViewSet
 from tenants.api.users import UserViewSet
@@ -125,6 +125,7 @@ api_urlpatterns = [
         AuditEventViewSet.as_view({"get": "retrieve"}),
         name="auditevent-detail",
     ),
+    *export_urlpatterns,
     # `[\s\S]`, not `.`: a path with an encoded newline must get the JSON 404 too.
     re_path(r"^(?P<path>[\s\S]*)$", unknown_route),
 ]

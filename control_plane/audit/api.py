@@ -1,14 +1,26 @@
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import django_filters
 from django import forms
+from django.http import StreamingHttpResponse
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, viewsets
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from control_plane.api.mixins import PrincipalMixin
+from control_plane.audit import signing
+from control_plane.audit.export import CONTENT_TYPES, FORMATS, ExportSpec
+from control_plane.audit.export_service import export_manifest, stream_export
 from control_plane.audit.models import AuditEvent
-from control_plane.audit.selectors import audit_events_visible_to
+from control_plane.audit.selectors import audit_events_visible_to, export_pins
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -77,3 +89,141 @@ class AuditEventViewSet(PrincipalMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return audit_events_visible_to(actor=self.principal)
+
+
+class AuditExportQuerySerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=FORMATS)
+    tenant = serializers.CharField(required=False, max_length=64)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(
+        required=False, help_text="Default: now. The export answers with the value it used."
+    )
+    action = serializers.CharField(required=False, max_length=64)
+    actor = serializers.CharField(required=False, max_length=150)
+    outcome = serializers.ChoiceField(choices=AuditEvent.Outcome.choices, required=False)
+    max_event_id = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2**63 - 1,
+        help_text="Default: the newest event. Pins the export so its manifest can be "
+        "computed again; the export answers with the value it used.",
+    )
+
+    def _utc(self, value: datetime | None) -> datetime | None:
+        # PostgreSQL refuses offsets beyond ±15:59: compare in UTC.
+        try:
+            return value.astimezone(UTC) if value is not None else None
+        except OverflowError as error:
+            raise serializers.ValidationError("Datetime value out of range.") from error
+
+    def validate_since(self, value: datetime) -> datetime | None:
+        return self._utc(value)
+
+    def validate_until(self, value: datetime) -> datetime | None:
+        return self._utc(value)
+
+
+def export_spec_from(request: Request) -> ExportSpec:
+    """The export the query asks for, pinned to now and the newest event unless it pins them."""
+    query = AuditExportQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    values = query.validated_data
+    now, newest = export_pins()
+    return ExportSpec(
+        format=values["format"],
+        until=values.get("until") or now,
+        max_event_id=values.get("max_event_id", newest),
+        since=values.get("since"),
+        tenant=values.get("tenant"),
+        action=values.get("action"),
+        actor=values.get("actor"),
+        outcome=values.get("outcome"),
+    )
+
+
+class _JsonErrorsView(PrincipalMixin, APIView):
+    def perform_content_negotiation(self, request, force=False):
+        # The body's type comes from `?format=`; errors are JSON whatever the Accept header says.
+        return (JSONRenderer(), "application/json")
+
+
+class AuditExportView(_JsonErrorsView):
+    @extend_schema(
+        operation_id="audit_events_export",
+        parameters=[AuditExportQuerySerializer],
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            503: OpenApiResponse(description="No audit signing key is configured."),
+        },
+        description="Stream the caller's audit events as CSV or JSON Lines, one row per event "
+        "with every field, its hash and its predecessor's. The X-Audit-Export-Until and "
+        "X-Audit-Export-Max-Event-Id headers pin what it holds; the Link header names the "
+        "signed manifest of exactly these rows.",
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        spec = export_spec_from(request)
+        body = stream_export(actor=self.principal, spec=spec)
+        response = StreamingHttpResponse(body, content_type=CONTENT_TYPES[spec.format])
+        pins = {"until": spec.until.isoformat(), "max_event_id": str(spec.max_event_id)}
+        stamp = spec.until.strftime("%Y%m%dT%H%M%SZ")
+        response["Content-Disposition"] = (
+            f'attachment; filename="audit-{spec.tenant or "all"}-{stamp}.{spec.format}"'
+        )
+        response["X-Audit-Export-Until"] = pins["until"]
+        response["X-Audit-Export-Max-Event-Id"] = pins["max_event_id"]
+        query = urlencode({**request.query_params.dict(), **pins})
+        response["Link"] = f'<{request.path}manifest/?{query}>; rel="describedby"'
+        return response
+
+
+class AuditExportManifestView(_JsonErrorsView):
+    @extend_schema(
+        operation_id="audit_events_export_manifest",
+        parameters=[AuditExportQuerySerializer],
+        responses={
+            200: OpenApiTypes.OBJECT,
+            503: OpenApiResponse(description="No audit signing key is configured."),
+        },
+        description="The signed manifest of the export the same query streams. Pass the "
+        "export's `until` and `max_event_id` (its Link header does) to describe that export.",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(export_manifest(actor=self.principal, spec=export_spec_from(request)))
+
+
+class AuditPublicKeySerializer(serializers.Serializer):
+    algorithm = serializers.CharField()
+    key_id = serializers.CharField()
+    public_key_pem = serializers.CharField()
+
+
+class AuditPublicKeyView(_JsonErrorsView):
+    @extend_schema(
+        operation_id="audit_public_key",
+        responses={
+            200: AuditPublicKeySerializer,
+            503: OpenApiResponse(description="No audit signing key is configured."),
+        },
+        description="The Ed25519 public key that verifies export manifests and checkpoints.",
+    )
+    def get(self, request: Request) -> Response:
+        key = signing.signing_key().public_key()
+        return Response(
+            {
+                "algorithm": signing.ALGORITHM,
+                "key_id": signing.key_id(key),
+                "public_key_pem": signing.public_key_pem(key),
+            }
+        )
+
+
+export_urlpatterns = [
+    path("audit-events/export/", AuditExportView.as_view(), name="auditevent-export"),
+    path(
+        "audit-events/export/manifest/",
+        AuditExportManifestView.as_view(),
+        name="auditevent-export-manifest",
+    ),
+    path("audit/public-key/", AuditPublicKeyView.as_view(), name="audit-public-key"),
+]

@@ -26,24 +26,10 @@ from endpoints.models import Endpoint, ModelVersion
 from endpoints.reconciler import desired_objects
 from scaling.api.serializers import ScalingComparisonQuerySerializer, ScalingComparisonSerializer
 from scaling.comparison import TooManyRequests, compare_endpoint_traffic
-from scaling.policy import resolve_policy
-from scaling.services import policy_fields
+from scaling.policy import parse_policy
 from scaling.simulator.engine import SimConfig
 from scaling.telemetry import NoRequestsObserved, TelemetryUnavailable
 from tenants.selectors import tenant_for
-
-
-def _scaling_input(data: dict | None, *, base: dict | None = None) -> dict:
-    data = data or {}
-    overrides = {
-        key: value for key, value in data.items() if key not in ("preset", "schedule_floors")
-    }
-    return resolve_policy(
-        preset=data.get("preset"),
-        overrides=overrides,
-        schedule_floors=data.get("schedule_floors"),
-        base=base,
-    )
 
 
 class ModelVersionViewSet(PrincipalMixin, viewsets.GenericViewSet):
@@ -132,7 +118,7 @@ class EndpointViewSet(TenantScopedMixin, viewsets.GenericViewSet):
             name=data.validated_data["name"],
             served_model_name=data.validated_data.get("served_model_name", ""),
             model_version=version,
-            scaling=_scaling_input(data.validated_data.get("scaling")),
+            scaling=parse_policy(data.validated_data.get("scaling")),
         )
         return Response(EndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
@@ -141,11 +127,8 @@ class EndpointViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         endpoint = selectors.endpoint_for(tenant=self.tenant, name=name)
         data = EndpointUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        scaling = _scaling_input(
-            data.validated_data["scaling"], base=policy_fields(endpoint.scaling_policy)
-        )
         endpoint = services.endpoint_update_scaling(
-            actor=self.principal, endpoint=endpoint, scaling=scaling
+            actor=self.principal, endpoint=endpoint, scaling=data.validated_data["scaling"]
         )
         return Response(EndpointSerializer(endpoint).data)
 

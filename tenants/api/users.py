@@ -13,6 +13,9 @@ from tenants import users
 
 
 class UserSerializer(serializers.ModelSerializer):
+    # A plain string: an unset address is "", which is no email format.
+    email = serializers.CharField(read_only=True)
+
     class Meta:
         model = User
         fields = ["username", "email", "is_active", "date_joined", "last_login"]

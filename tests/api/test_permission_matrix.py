@@ -316,6 +316,12 @@ ROUTES = [
         lambda w, t: f"/api/v1/audit-events/{tenant_event_id(w, t)}/",
         only(200, ("platform_admin", "auditor", "tenant_admin"), denied=404),
     ),
+    Route(
+        "export tenant audit events",
+        "get",
+        lambda w, t: f"/api/v1/audit-events/export/?format=csv&tenant={t.slug}",
+        only(200, ("platform_admin", "auditor", "tenant_admin"), denied=404),
+    ),
 ]
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client, override_settings
 
+from control_plane.audit import signing
 from control_plane.audit.models import AuditEvent
+from control_plane.audit.verify import verify_export
 from control_plane.cluster.directory_backend import DirectoryBackend
 from endpoints import services as endpoint_services
 from endpoints.models import Rollout
@@ -183,3 +185,24 @@ def test_without_prometheus_the_comparison_form_offers_a_trace_upload(world, set
     settings.PROMETHEUS_URL = ""
     form = signed_in(world, "viewer").get(f"{ENDPOINT}scaling/").context["form"]
     assert form.initial["source"] == "trace"
+
+
+def test_the_audit_log_downloads_a_signed_export_of_what_it_shows(world, tmp_path, settings):
+    key_file = tmp_path / "audit-signing.pem"
+    signing.generate_key_file(key_file)
+    settings.AUDIT_SIGNING_KEY_FILE = str(key_file)
+    settings.AUDIT_SIGNING_KEY_GENERATE = False
+    admin = signed_in(world, "tenant_admin")
+    page = admin.get("/audit/", {"tenant": "acme"})
+    links = dict(page.context["exports"])
+    export = admin.get(links["CSV"])
+    assert export.status_code == 200
+    body = b"".join(export.streaming_content)
+    manifest = admin.get(links["CSV manifest"]).json()
+    (tmp_path / "audit.csv").write_bytes(body)
+    public_key = signing.signing_key().public_key()
+    assert verify_export(tmp_path / "audit.csv", manifest, public_key) == []
+    assert (
+        manifest["row_count"]
+        == AuditEvent.objects.filter(tenant_slug="acme", id__lte=manifest["last_event_id"]).count()
+    )

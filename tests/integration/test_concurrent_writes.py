@@ -299,3 +299,34 @@ def test_concurrent_demotions_of_the_last_two_admins_leave_one_admin(client_for,
 
     assert sorted(response.status_code for response in responses) == [200, 409]
     assert Membership.objects.filter(tenant=world.own, role="admin").count() == 1
+
+
+def test_concurrent_patches_of_different_scaling_fields_both_hold(client_for, world):
+    """Each PATCH merges over the policy as read inside its own transaction: a change of the
+    cooldown never writes back a stale maximum, nor the reverse."""
+    url = "/api/v1/tenants/acme/endpoints/chat/"
+    clients = [client_for("deployer") for _ in range(10)]
+
+    def patch(i: int):
+        body = {"max_replicas": 3 + i // 2} if i % 2 == 0 else {"cooldown_s": 100 + i}
+        return clients[i].patch(url, {"scaling": body}, format="json")
+
+    responses = _at_once(10, patch)
+    assert {response.status_code for response in responses} == {200}
+    changes = AuditEvent.objects.filter(action="endpoint.update").order_by("id")
+    maxima = [
+        e.changes["scaling.max_replicas"]["after"]
+        for e in changes
+        if "scaling.max_replicas" in e.changes
+    ]
+    cooldowns = [
+        e.changes["scaling.cooldown_s"]["after"]
+        for e in changes
+        if "scaling.cooldown_s" in e.changes
+    ]
+    policy = Endpoint.objects.get(pk=world.own_endpoint.pk).scaling_policy
+    # Whatever order the writers ran in, the stored policy holds the last change of each field.
+    assert policy.max_replicas == maxima[-1]
+    assert policy.cooldown_s == cooldowns[-1]
+    assert sorted(maxima) == [3, 4, 5, 6, 7]
+    assert sorted(cooldowns) == [101, 103, 105, 107, 109]
