@@ -20,7 +20,7 @@ COPY requirements.txt /tmp/requirements.txt
 # either. tests/serving/test_dockerfile.py checks this list covers every import of the app.
 RUN /opt/venv/bin/pip install --only-binary=:all: -c /tmp/requirements.txt \
       Django djangorestframework django-filter drf-spectacular drf-spectacular-sidecar \
-      django-htmx mozilla-django-oidc dj-database-url \
+      django-htmx mozilla-django-oidc dj-database-url cryptography \
       celery kombu redis "psycopg[binary]" \
       kubernetes PyYAML requests urllib3 \
       prometheus_client prometheus-api-client numpy matplotlib \

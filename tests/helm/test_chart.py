@@ -363,3 +363,18 @@ def test_every_alert_expression_is_valid_promql(prometheus_session):
         query = urllib.parse.urlencode({"query": alert["expr"]})
         with urllib.request.urlopen(f"{prometheus_session.url}/api/v1/query?{query}") as reply:
             assert json.load(reply)["status"] == "success", alert["alert"]
+
+
+def test_audit_checkpoints_share_one_claim_between_writers_and_the_verifier():
+    objects = render(example("production"))
+    config = named(objects, "ConfigMap", FULLNAME)["data"]
+    path = config["AUDIT_CHECKPOINT_DIRECTORY"]
+    for name in (f"Deployment/{FULLNAME}-worker-provisioning", f"CronJob/{FULLNAME}-audit-verify"):
+        spec = pod_specs(objects)[name]
+        volume = next(v for v in spec["volumes"] if v["name"] == "audit-checkpoints")
+        assert volume == {
+            "name": "audit-checkpoints",
+            "persistentVolumeClaim": {"claimName": "audit-checkpoints"},
+        }
+        mounts = {m["name"]: m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
+        assert mounts["audit-checkpoints"] == path

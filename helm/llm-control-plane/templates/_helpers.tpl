@@ -155,6 +155,8 @@ volumeMounts:
   - name: secrets
     mountPath: /var/run/secrets/llm-control-plane
     readOnly: true
+  - name: audit-checkpoints
+    mountPath: {{ .root.Values.auditCheckpoints.mountPath }}
 {{- end -}}
 
 {{- define "cp.podCommon" -}}
@@ -176,6 +178,14 @@ volumes:
   - name: prometheus
     emptyDir:
       sizeLimit: 64Mi
+  - name: audit-checkpoints
+    {{- if .root.Values.auditCheckpoints.existingClaim }}
+    persistentVolumeClaim:
+      claimName: {{ .root.Values.auditCheckpoints.existingClaim }}
+    {{- else }}
+    emptyDir:
+      sizeLimit: 256Mi
+    {{- end }}
   {{- include "cp.secretsVolume" . | nindent 2 }}
 {{- end -}}
 
@@ -225,6 +235,7 @@ GUNICORN_WORKERS: {{ .Values.web.gunicorn.workers | quote }}
 GUNICORN_THREADS: {{ .Values.web.gunicorn.threads | quote }}
 GUNICORN_TIMEOUT_SECONDS: {{ .Values.web.gunicorn.timeoutSeconds | quote }}
 CELERY_METRICS_PORT: {{ .Values.metrics.workerPort | quote }}
+AUDIT_CHECKPOINT_DIRECTORY: {{ .Values.auditCheckpoints.mountPath | quote }}
 {{- range $name, $value := .Values.config.extraEnv }}
 {{ $name }}: {{ $value | quote }}
 {{- end }}
