@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint format bench
+.PHONY: install run test lint format bench image
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,3 +29,13 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## make image: the container image (Dockerfile). Prints the command where no builder answers.
+IMAGE ?= llm-control-plane:dev
+image:
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+	  docker build -t $(IMAGE) . ; \
+	else \
+	  echo "No Docker daemon here. Build the image where one runs (or with buildah/podman):"; \
+	  echo "  docker build -t $(IMAGE) ."; \
+	fi

@@ -12,6 +12,7 @@ failure retrying cannot fix with `TerminalError`; the next attempt is level-trig
 from __future__ import annotations
 
 import enum
+import time
 from typing import Any, Protocol
 
 from django.db import models, transaction
@@ -21,6 +22,7 @@ from control_plane.audit.services import record
 from control_plane.auth.principal import Principal
 from control_plane.cluster import ClusterBackend
 from control_plane.conditions import set_condition
+from control_plane.metrics import observe_reconcile
 from control_plane.reconcile import (
     Claim,
     Failure,
@@ -64,6 +66,15 @@ def system_actor(kind: ReconcileKind, obj: Any) -> Principal:
 def run(kind: ReconcileKind, pk: int, *, backend: ClusterBackend) -> Outcome:
     """Reconcile one object. Any exception is recorded on it first, then raised again when
     retrying soon can help (the task retries with backoff); otherwise FAILED is returned."""
+    started, outcome = time.monotonic(), "error"
+    try:
+        outcome = _run(kind, pk, backend=backend)
+        return outcome
+    finally:
+        observe_reconcile(kind.target_type, str(outcome), time.monotonic() - started)
+
+
+def _run(kind: ReconcileKind, pk: int, *, backend: ClusterBackend) -> Outcome:
     claimed = claim(kind.model, pk)
     if claimed is not Claim.CLAIMED:
         return Outcome(claimed.value)

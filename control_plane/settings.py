@@ -7,6 +7,7 @@ broker, the directory cluster backend, no Prometheus), so a fresh clone runs wit
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -307,6 +308,42 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Serving (docs/deploy.md): gunicorn runs the web in `make run` and in the image; WhiteNoise
+# serves the static files from the web process; the probe paths answer before host checks.
+GUNICORN_WORKERS = env_int("GUNICORN_WORKERS", 2, minimum=1)
+GUNICORN_THREADS = env_int("GUNICORN_THREADS", 4, minimum=1)
+GUNICORN_TIMEOUT_SECONDS = env_int("GUNICORN_TIMEOUT_SECONDS", 60, minimum=1)
+READINESS_TIMEOUT_SECONDS = env_int("READINESS_TIMEOUT_SECONDS", 2, minimum=1)
+# A Celery worker serves its metrics on this port when set (0: not served); the web serves them
+# at /metrics. Several processes per pod need PROMETHEUS_MULTIPROC_DIR (control_plane/metrics.py).
+CELERY_METRICS_PORT = env_int("CELERY_METRICS_PORT", 0, minimum=0)
+# Probes and scrapes first (control_plane/health.py), then the request metrics, so that every
+# other middleware's time and errors count.
+MIDDLEWARE[0:0] = [
+    "control_plane.health.ProbeMiddleware",
+    "control_plane.metrics.RequestMetricsMiddleware",
+]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+)
+# The image collects static files with hashed names at build time and sets STATIC_MANIFEST;
+# without it (make run, tests) WhiteNoise serves them straight from the apps.
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", False)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+if not STATIC_MANIFEST:
+    # Nothing was collected into STATIC_ROOT: the finders serve everything, so WhiteNoise's
+    # warning that the folder is missing says nothing useful.
+    warnings.filterwarnings("ignore", message="No directory at: ")
 
 # Rollouts (endpoints/rollouts/). The analysis tick claims rollouts whose `next_check_at` is due.
 ROLLOUT_TICK_SECONDS = env_int("ROLLOUT_TICK_SECONDS", 5, minimum=1)

@@ -1,7 +1,9 @@
-"""`make run` from the README: migrates, seeds demo data, and the console answers on its port."""
+"""`make run` from the README: migrates, seeds demo data, and the console answers on its port,
+served by gunicorn as in the image."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -39,14 +41,19 @@ def test_make_run_serves_the_console_with_demo_data(tmp_path):
         while time.monotonic() < deadline and answer is None and process.poll() is None:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2) as reply:
-                    answer = (reply.status, reply.read().decode())
-            except (urllib.error.URLError, ConnectionError):
+                    answer = (reply.status, reply.read().decode(), reply.headers["Server"])
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                # TimeoutError: the first request of a worker still imports the URLconf.
                 time.sleep(0.5)
         output.seek(0)
         log = output.read()
         assert answer is not None, log
         assert answer[0] == 200
         assert "Sign in" in answer[1]
+        # The production server, not Django's development one.
+        assert answer[2] == "gunicorn"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as reply:
+            assert json.load(reply)["status"] == "ready"
         assert "Admin API key: cpk_" in log
         assert f"http://127.0.0.1:{port}/" in log
         assert (tmp_path / "run" / "control-plane.sqlite3").exists()
@@ -58,6 +65,12 @@ def test_make_run_serves_the_console_with_demo_data(tmp_path):
         while time.monotonic() < deadline and not deployment.exists():
             time.sleep(0.5)
         assert deployment.exists(), list((tmp_path / "run").rglob("*"))
+        # The worker's reconciles show in the web's /metrics: both write to one multiprocess
+        # directory under RUN_DIR.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+            metrics = reply.read().decode()
+        assert 'control_plane_reconcile_duration_seconds_count{kind="endpoint"' in metrics
+        assert list((tmp_path / "run" / "prometheus").glob("*.db"))
         # Every file of the embedded defaults stays under RUN_DIR, the broker's exchange
         # tables included (kombu writes them to ./control unless told otherwise).
         assert list((tmp_path / "run" / "broker" / "control").glob("*.exchange"))
