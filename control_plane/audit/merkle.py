@@ -119,6 +119,65 @@ def inclusion_path(index: int, size: int, leaves: Iterable[bytes]) -> list[str]:
     return roots
 
 
+def inclusion_path_after_prefix(
+    index: int,
+    size: int,
+    prefix: MerkleBuilder,
+    leaves: Iterable[bytes],
+) -> list[str]:
+    """The audit path of leaf `index` when the first `prefix.size` leaves are gone and only
+    their frontier is left, reading the later leaves once (from leaf `prefix.size` on).
+
+    Every sibling range that lies before the proven leaf is an aligned perfect subtree; one that
+    ends inside the prefix is one of the frontier's subtrees (aligned blocks nest, and the block
+    holding both the sibling and the leaf ends after the prefix), and one that straddles the
+    prefix's end is the frontier's subtrees inside it continued with live leaves.
+    """
+    gone = prefix.size
+    if not gone <= index < size:
+        raise ValueError(f"leaf {index} is not after the {gone} leaves that are gone")
+    spans: list[tuple[int, int, bytes]] = []  # the frontier's subtrees: start, height, root
+    position = 0
+    for height, node in prefix._stack:
+        spans.append((position, height, node))
+        position += 1 << height
+    ranges = sibling_ranges(index, size)
+    roots = [""] * len(ranges)
+    builders: dict[int, MerkleBuilder] = {}
+    for slot, (start, end) in enumerate(ranges):
+        if end <= gone:
+            matches = [node for s, h, node in spans if s == start and s + (1 << h) == end]
+            if not matches:
+                raise ValueError(f"leaves {start}..{end - 1} are gone and not in the frontier")
+            roots[slot] = matches[0].hex()
+        elif start < gone:
+            inside = [(h, node) for s, h, node in spans if s >= start]
+            builder = MerkleBuilder()
+            builder.size = gone - start
+            builder._stack = list(inside)
+            builders[slot] = builder
+        else:
+            builders[slot] = MerkleBuilder()
+    live = sorted(
+        ((max(ranges[slot][0], gone), ranges[slot][1], slot) for slot in builders),
+    )
+    pending = iter(live)
+    current = next(pending, None)
+    for position, leaf in enumerate(leaves, start=gone):
+        if current is None or position >= size:
+            break
+        start, end, slot = current
+        if position < start:
+            continue  # the proven leaf itself
+        builders[slot].add(leaf)
+        if position + 1 == end:
+            roots[slot] = builders[slot].root()
+            current = next(pending, None)
+    if current is not None:
+        raise ValueError(f"the tree has fewer than {size} leaves")
+    return roots
+
+
 def root_from_path(index: int, size: int, leaf: bytes, path: list[str]) -> str:
     """The root that leaf `leaf` at `index` with audit path `path` implies (RFC 9162 2.1.3.2);
     raises ValueError if the path has the wrong length for the tree."""

@@ -9,10 +9,13 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from control_plane.audit import export_service
 from control_plane.audit.chain import HASHED_FIELDS, event_hash
 from control_plane.audit.models import AuditEvent
+from control_plane.audit.services import record
 from control_plane.audit.verify import read_events, recomputed_hash
 from tests.audit.helpers import write_events
+from tests.factories import system
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +38,17 @@ def exported(audit_key, tmp_path):
         return output, manifest
 
     write_events(5, "acme")
-    write_events(3, "beta")
+    write_events(2, "beta")
+    # Every character the CSV and COPY encodings escape, in a text field and in `changes`.
+    record(
+        actor=system(),
+        action="test.event",
+        target_type="thing",
+        target_id='a,b "c"',
+        tenant_slug="beta",
+        changes={"path": "C:\\temp\\new", "tab": "a\tb"},
+        reason='line one\nline two\t"quoted", back\\slash',
+    )
     return export
 
 
@@ -192,3 +205,10 @@ def test_the_verifiers_hash_is_the_chains_hash_of_every_exported_row(exported, e
     for event in events:
         fields = {name: getattr(stored[event["id"]], name) for name in HASHED_FIELDS}
         assert recomputed_hash(event) == event_hash(fields) == event["hash"]
+
+
+@pytest.mark.parametrize("export_format", ["csv", "jsonl"])
+def test_the_orm_encoding_of_other_databases_verifies_too(exported, export_format, monkeypatch):
+    monkeypatch.setattr(export_service, "_copy_supported", lambda: False)
+    output, manifest = exported(export_format)
+    assert "holds the 8 events" in _verify(output, manifest)

@@ -8,6 +8,7 @@ from control_plane.audit.merkle import (
     EMPTY_ROOT,
     MerkleBuilder,
     inclusion_path,
+    inclusion_path_after_prefix,
     leaf_hash,
     merkle_root,
     node_hash,
@@ -86,3 +87,22 @@ def test_a_builder_continues_from_its_frontier():
     assert resumed.root() == merkle_root(LEAVES)
     with pytest.raises(ValueError, match="does not describe"):
         MerkleBuilder.from_frontier(12, builder.frontier())
+
+
+@pytest.mark.parametrize("gone", [1, 2, 3, 5, 8, 11, 16, 20])
+def test_paths_after_a_removed_prefix_equal_the_paths_over_every_leaf(gone):
+    prefix = MerkleBuilder()
+    for leaf in LEAVES[:gone]:
+        prefix.add(leaf)
+    for size in (gone + 1, gone + 6, 37):
+        for index in range(gone, size):
+            path = inclusion_path_after_prefix(index, size, prefix, iter(LEAVES[gone:]))
+            assert path == inclusion_path(index, size, LEAVES)
+
+
+def test_a_path_into_the_removed_prefix_is_refused():
+    prefix = MerkleBuilder()
+    for leaf in LEAVES[:8]:
+        prefix.add(leaf)
+    with pytest.raises(ValueError, match="not after the 8 leaves"):
+        inclusion_path_after_prefix(3, 20, prefix, LEAVES[8:])

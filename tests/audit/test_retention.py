@@ -101,3 +101,16 @@ def test_the_archive_run_is_audited(archived):
         ("audit.archive", "tenant:acme"),
         ("audit.archive", "tenant:beta"),
     }
+
+
+def test_a_live_event_after_an_archive_is_proven_against_a_checkpoint(archived, tmp_path):
+    call_command("audit_checkpoint", stdout=io.StringIO())
+    event = AuditEvent.objects.filter(chain="tenant:acme").order_by("sequence").last()
+    proof = tmp_path / "proof.json"
+    call_command(
+        "audit_verify", "--prove", str(event.pk), "--output", str(proof), stdout=io.StringIO()
+    )
+    assert json.loads(proof.read_text())["leaf_index"] == event.sequence - 1
+    out = io.StringIO()
+    call_command("audit_verify", "--check-proof", str(proof), stdout=out)
+    assert f"is leaf {event.sequence - 1} of the signed tree of {event.sequence}" in out.getvalue()

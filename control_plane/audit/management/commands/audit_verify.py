@@ -19,7 +19,12 @@ from control_plane.audit.checkpoints import (
 )
 from control_plane.audit.export import COLUMNS
 from control_plane.audit.management.commands._arguments import public_key_from
-from control_plane.audit.merkle import inclusion_path, root_from_path
+from control_plane.audit.merkle import (
+    MerkleBuilder,
+    inclusion_path,
+    inclusion_path_after_prefix,
+    root_from_path,
+)
 from control_plane.audit.models import AuditChainHead, AuditEvent
 from control_plane.audit.retention import archive_anchors, verify_live_chain
 from control_plane.auth.principal import Principal
@@ -128,7 +133,21 @@ class Command(BaseCommand):
             .iterator(chunk_size=5000)
         )
         index = event["sequence"] - 1
-        path = inclusion_path(index, size, leaves)
+        first = (
+            AuditEvent.objects.filter(chain=event["chain"])
+            .order_by("sequence")
+            .values_list("sequence", flat=True)
+            .first()
+        )
+        if first is not None and first > 1:
+            # The chain's oldest events were archived: their frontier stands in for them.
+            anchor = archive_anchors(event["chain"]).get(event["chain"], {}).get(first - 1)
+            if anchor is None:
+                raise CommandError(f"chain {event['chain']} starts at {first} with no archive")
+            prefix = MerkleBuilder.from_frontier(anchor["merkle_size"], anchor["merkle_frontier"])
+            path = inclusion_path_after_prefix(index, size, prefix, leaves)
+        else:
+            path = inclusion_path(index, size, leaves)
         root = root_from_path(index, size, bytes.fromhex(event["hash"]), path)
         if root != entry["merkle_root"]:
             raise CommandError(
