@@ -19,6 +19,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("catalog/", catalog_pages.catalog_page, name="catalog"),
+    path("catalog/<int:pk>/deprecate/", catalog_pages.deprecate, name="catalog-deprecate"),
     path("audit/", audit_pages.audit_page, name="audit"),
     path("tenants/", tenant_pages.tenant_create, name="tenant-create"),
     path("tenants/<slug:slug>/", tenant_pages.tenant_page, name="tenant"),

@@ -16,3 +16,6 @@ from control_plane.settings import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The API takes JSON only; test clients send it unless a test says otherwise.
 REST_FRAMEWORK = {**REST_FRAMEWORK, "TEST_REQUEST_DEFAULT_FORMAT": "json"}  # noqa: F405
+# Tests serve static files through the finders, never a collected STATIC_ROOT; WhiteNoise warns
+# once per process when the folder does not exist.
+os.makedirs(STATIC_ROOT, exist_ok=True)  # noqa: F405

@@ -157,3 +157,17 @@ def test_an_api_key_is_shown_once_and_can_be_revoked(world):
     stored = ApiKey.objects.get(name="laptop")
     assert viewer.post(f"/keys/{stored.prefix}/revoke/").status_code == 302
     assert api.get("/api/v1/tenants/").status_code == 401
+
+
+def test_catalog_deprecation_follows_the_services_roles(world):
+    deployer = signed_in(world, "deployer")
+    page = deployer.get("/catalog/").content.decode()
+    private, platform = world.own_private_model.pk, world.platform_model.pk
+    assert f"/catalog/{private}/deprecate/" in page
+    assert f"/catalog/{platform}/deprecate/" not in page
+    assert deployer.post(f"/catalog/{platform}/deprecate/").status_code == 302
+    world.platform_model.refresh_from_db()
+    assert world.platform_model.state == "active"  # refused: platform admins only
+    deployer.post(f"/catalog/{private}/deprecate/")
+    world.own_private_model.refresh_from_db()
+    assert world.own_private_model.state == "deprecated"
