@@ -17,7 +17,7 @@ from control_plane.audit.models import AuditEvent
 from control_plane.auth.principal import Principal, principal_for_user
 from control_plane.errors import NotFound
 from control_plane.request_context import source_address_of
-from endpoints.models import Rollout
+from endpoints.models import Endpoint, Rollout
 from endpoints.selectors import endpoint_for
 from frontend.console import error_page
 from frontend.forms import ScalingComparisonForm
@@ -65,6 +65,15 @@ def _fleet(tenants: list) -> dict:
         .order_by("-created_at")[:20]
     )
     failures = AuditEvent.objects.exclude(outcome=AuditEvent.Outcome.SUCCESS).order_by("-id")[:10]
+    by_condition = {"ready": 0, "progressing": 0, "degraded": 0}
+    for conditions in Endpoint.objects.values_list("conditions", flat=True):
+        states = {c["type"]: c["status"] for c in conditions}
+        if states.get("Degraded") == "True":
+            by_condition["degraded"] += 1
+        elif states.get("Ready") == "True":
+            by_condition["ready"] += 1
+        else:
+            by_condition["progressing"] += 1
     return {
         "gpus_granted": granted.gpus,
         "gpus_committed": committed.gpus,
@@ -73,6 +82,7 @@ def _fleet(tenants: list) -> dict:
         ],
         "rollouts": rollouts,
         "failures": failures,
+        "endpoints": by_condition,
     }
 
 

@@ -55,6 +55,11 @@ def test_no_console_page_has_a_serious_accessibility_violation(live_server, page
     ):
         page.goto(f"{live_server.url}{path}")
         assert _violations(page) == [], path
+        # A phone's width: the page itself never scrolls sideways (wide tables scroll inside
+        # their own box).
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        page.set_viewport_size({"width": 1280, "height": 800})
 
 
 def test_api_docs_render_with_the_network_off(live_server, page):

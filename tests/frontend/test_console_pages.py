@@ -159,7 +159,10 @@ def test_the_audit_log_filters_and_is_scoped(world):
 
 
 def test_the_fleet_overview_is_for_platform_roles_only(world):
-    assert b"Fleet" in signed_in(world, "platform_admin").get("/").content
+    fleet = signed_in(world, "platform_admin").get("/").content.decode()
+    assert "Fleet" in fleet
+    assert "0 ready" in fleet
+    assert "2 progressing" in fleet  # neither endpoint reconciled yet
     assert b"Fleet" not in signed_in(world, "tenant_admin").get("/").content
 
 
