@@ -20,7 +20,9 @@ test: install
 	bash scripts/ensure_test_servers.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	# Two workers, one per core; a test module stays on one worker (its module fixtures start
+	# servers once). Each worker starts its own PostgreSQL, Redis and Prometheus.
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .

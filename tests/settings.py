@@ -7,7 +7,9 @@ throwaway PostgreSQL and Redis servers.
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
-os.environ.setdefault("RUN_DIR", "/tmp/control-plane-test-run")
+# One run folder per pytest-xdist worker (gw0, gw1): keys, metrics and sockets are not shared.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+os.environ.setdefault("RUN_DIR", "/tmp/control-plane-test-run" + (f"-{_WORKER}" if _WORKER else ""))
 # The live servers of the browser tests speak plain HTTP.
 os.environ.setdefault("SECURE_COOKIES", "false")
 

@@ -3,6 +3,8 @@ mutating controls only for those allowed, and the same refusals in the same word
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client, override_settings
 
@@ -169,7 +171,8 @@ def test_the_fleet_overview_is_for_platform_roles_only(world):
 def test_api_docs_load_every_asset_from_this_server(world):
     page = signed_in(world, "viewer").get("/api/docs/").content.decode()
     assert "swagger-ui" in page
-    assert "cdn" not in page.lower()
+    # Every script and stylesheet comes from this server (a CSRF token may well spell "cdn").
+    assert re.findall(r'(?:src|href)="(https?://[^"]*)"', page) == []
     assert "/static/drf_spectacular_sidecar/" in page
 
 
