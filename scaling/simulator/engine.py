@@ -343,8 +343,12 @@ class _Simulation:
         )
         done, ttft = self.done[first:], self.ttft[first:]
         served_ttft = ttft[done]  # a request dropped after its first token is a miss
-        met = np.count_nonzero(done & (ttft <= config.slo_ttft_ms / 1000))
+        within = done & (ttft <= config.slo_ttft_ms / 1000)
+        met = np.count_nonzero(within)
         served = int(np.count_nonzero(done))
+        servable = self.servable_mask()
+        n_servable = int(np.count_nonzero(servable))
+        met_servable = np.count_nonzero(within & servable)
         before = [a for t, a, _ in self.replica_log if t <= t0]
         peak = max([before[-1]] + [a for t, a, _ in self.replica_log if t > t0])
         return SimResult(
@@ -354,6 +358,8 @@ class _Simulation:
             gpu_hours=gpu_s * self.profile.gpus_per_replica / 3600,
             slo_ttft_ms=config.slo_ttft_ms,
             slo_attainment=float(met) / n if n else 1.0,
+            servable=n_servable,
+            slo_attainment_servable=float(met_servable) / n_servable if n_servable else 1.0,
             ttft_p50_ms=percentile_ms(served_ttft, 50),
             ttft_p95_ms=percentile_ms(served_ttft, 95),
             ttft_p99_ms=percentile_ms(served_ttft, 99),
@@ -363,6 +369,19 @@ class _Simulation:
             peak_replicas=peak,
             duration_s=max(0.0, end_s - t0),
             series=self.series(end_s),
+        )
+
+    def servable_mask(self) -> np.ndarray:
+        """Measured requests an idle replica would answer within the SLO."""
+        longest = self.profile.longest_prefill_within(self.config.slo_ttft_ms / 1000)
+        hit = self.config.prefix_cache_hit
+        return np.array(
+            [
+                r.prompt_tokens - min(int(r.prompt_tokens * hit), r.prompt_tokens - 1) <= longest
+                and r.prompt_tokens + r.output_tokens <= self.max_tokens
+                for r in self.trace.requests[self.n_warm :]
+            ],
+            dtype=bool,
         )
 
     def series(self, end_s: float) -> TimeSeries:

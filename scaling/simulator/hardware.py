@@ -126,6 +126,17 @@ class ReplicaProfile:
             done += c
         return total
 
+    def longest_prefill_within(self, seconds: float) -> int:
+        """The longest prompt (uncached tokens) an idle replica prefills within `seconds`."""
+        low, high = 0, self.max_model_len
+        while low < high:
+            mid = (low + high + 1) // 2
+            if self.prefill_s(mid) <= seconds:
+                low = mid
+            else:
+                high = mid - 1
+        return low
+
     def blocks_tokens(self, tokens: int) -> int:
         """KV tokens a request holds: whole blocks."""
         return -(-tokens // self.block_size) * self.block_size
