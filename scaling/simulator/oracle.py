@@ -3,7 +3,8 @@
 Method: cut the trace into intervals (60 s). For each interval, replay only its requests on k
 replicas that are ready and empty at the interval's start, with the same replica model, routing
 and drain limit as the simulation, and keep the smallest k whose share of requests within the
-TTFT SLO reaches `slo_target` among the requests an idle replica could serve in time. The bound is the sum of k x interval length x GPUs per replica,
+TTFT SLO reaches `slo_target` among the requests an idle replica could serve in time (or what
+is reachable at all, see below). The bound is the sum of k x interval length x GPUs per replica,
 the last interval counted only up to the last arrival.
 
 Why it is a lower bound for any autoscaler meeting the SLO interval by interval: it knows the
@@ -12,7 +13,9 @@ starts every interval with no backlog from the previous one, bills nothing for r
 running past the interval's end, and spends zero on intervals without arrivals. A real policy
 also holds whole replicas across interval edges and keeps them through its cooldown. What it
 does not bound is a policy that trades misses between intervals; with a 99 % target per interval
-that freedom is about 1 % of requests.
+that freedom is about 1 % of requests. Where even one replica per request misses the target
+(long prompts whose prefill only just fits the SLO miss it whenever they share a step), the
+interval aims at the share that many replicas reach, less one request.
 
 A second, tighter bound keeps the foresight but pays the cold start (`cold_start_bound_s`):
 each replica the fleet adds is started one cold start (the mean of the configured range)
