@@ -118,15 +118,16 @@ def benchmark(
                     "cold starts": round(mean(runs[s]["cold_starts"] for s in runs_seeds), 1),
                 }
             )
-        first = next(iter(runs.values()))
+        first = runs[runs_seeds[0]]
         oracle_h = mean(bound[s][0] for s in runs_seeds)
         cold_h = mean(bound[s][1] for s in runs_seeds)
         peak = max(bound[s][2] for s in runs_seeds)
         print(f"\n## {workload}: {WORKLOADS[workload].description}")
         print(
-            f"{first['requests']} requests ({first['servable']} servable within the SLO on an "
-            f"idle replica), oracle {oracle_h:.2f} GPU-h (peak {peak} replicas), cold-start "
-            f"bound {cold_h:.2f} GPU-h; means over seeds {runs_seeds} (min-max)"
+            f"seed {runs_seeds[0]}: {first['requests']} requests ({first['servable']} servable "
+            f"within the SLO on an idle replica), oracle {oracle_h:.2f} GPU-h (peak {peak} "
+            f"replicas), cold-start bound {cold_h:.2f} GPU-h; means over seeds {runs_seeds} "
+            "(min-max)"
         )
         print(format_table(rows, list(rows[0])))
         print(_goal(summary))
