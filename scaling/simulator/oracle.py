@@ -59,6 +59,34 @@ def _attainment(requests: list[Request], k: int, config: SimConfig) -> float:
     return result.slo_attainment_servable
 
 
+def _smallest(
+    requests: list[Request],
+    start: int,
+    cap: int,
+    goal: float,
+    config: SimConfig,
+    give_up: bool = True,
+) -> tuple[int, bool]:
+    """The smallest k in [1, cap] reaching `goal`, searched from `start` (loads change slowly
+    between intervals); (cap, False) when none does. With `give_up`, climbing stops once a
+    replica more does not help, so an unreachable goal costs a few replays, not cap of them."""
+    k = start
+    if _attainment(requests, k, config) >= goal:
+        while k > 1 and _attainment(requests, k - 1, config) >= goal:
+            k -= 1
+        return k, True
+    previous = -1.0
+    while k < cap:
+        k += 1
+        reached = _attainment(requests, k, config)
+        if reached >= goal:
+            return k, True
+        if give_up and reached <= previous:
+            break  # a replica more did not help: the goal is out of reach
+        previous = reached
+    return cap, False
+
+
 def oracle_lower_bound(
     trace: Trace,
     config: SimConfig | None = None,
@@ -81,25 +109,17 @@ def oracle_lower_bound(
             continue
         offset = index * interval_s
         local = [Request(r.arrival_s - offset, r.prompt_tokens, r.output_tokens) for r in bucket]
-        # Where even a replica per request misses the target (prompts whose prefill barely
-        # fits the SLO miss it whenever they share a step), aim for what is reachable, less one
-        # request, instead of buying replicas that do not help.
         cap = min(max_replicas, len(local))
-        goal = min(slo_target, _attainment(local, cap, config) - 1 / len(local))
-
-        def meets(n: int, local: list[Request] = local, goal: float = goal) -> bool:
-            return _attainment(local, n, config) >= goal
-
         # Start from the previous interval's answer: loads change slowly, so this takes a few
         # replays per interval instead of a search from 1.
-        k = max(1, min(k, cap))
-        if meets(k):
-            while k > 1 and meets(k - 1):
-                k -= 1
-        else:
-            while k < cap and not meets(k + 1):
-                k += 1
-            k = min(k + 1, cap)
+        start = max(1, min(k, cap))
+        k, met = _smallest(local, start, cap, slo_target, config)
+        if not met:
+            # Even a replica per request misses the target (prompts whose prefill only just
+            # fits the SLO miss it whenever they share a step): aim for what that many replicas
+            # reach, less one request, instead of buying replicas that do not help.
+            goal = _attainment(local, cap, config) - 1 / len(local)
+            k, _ = _smallest(local, start, cap, min(slo_target, goal), config, give_up=False)
         replicas.append(k)
     # The last interval is billed only up to the last arrival, which a simulation always covers.
     end = trace.duration_s
