@@ -61,3 +61,14 @@ def test_the_bounds_sit_below_a_fixed_fleet_that_meets_the_slo(small_trace):
     assert fixed.slo_attainment >= 0.99
     oracle = oracle_lower_bound(small_trace)
     assert 0 < oracle.gpu_hours < oracle.cold_start_gpu_hours <= fixed.gpu_hours
+
+
+def test_a_comparison_reports_the_ratio_to_both_bounds(small_trace):
+    spec = ScalingSpec(min_replicas=1, max_replicas=6, target_queue_per_replica=2)
+    comparison = compare(small_trace, {"p": spec})
+    row = comparison.summary()["policies"][0]
+    assert row["cold_start_bound_gpu_hours"] > row["oracle_gpu_hours"] > 0
+    assert row["gpu_hours_vs_cold_start_bound"] < row["gpu_hours_vs_oracle"]
+    assert row["gpu_hours_vs_oracle"] == pytest.approx(
+        row["gpu_hours"] / row["oracle_gpu_hours"], rel=0.01
+    )
