@@ -18,6 +18,7 @@ PRESETS: dict[str, ScalingSpec] = {
     # did better on conv (98.9-100 %) but a minimum sized to one trace's load is not a preset.
     "latency": ScalingSpec(
         min_replicas=1,
+        max_replicas=16,
         target_queue_per_replica=5.0,
         polling_interval_s=15,
         scale_up_pods_per_period=10,
@@ -38,6 +39,7 @@ PRESETS: dict[str, ScalingSpec] = {
     # 1.84x and 160 no gain, so 112 sits inside the range that helps rather than at its edge.
     "balanced": ScalingSpec(
         min_replicas=1,
+        max_replicas=16,
         target_queue_per_replica=3.0,
         target_in_flight_per_replica=112.0,
         polling_interval_s=15,
@@ -52,6 +54,7 @@ PRESETS: dict[str, ScalingSpec] = {
     # more on steady traffic than its conv figure suggests.
     "cost": ScalingSpec(
         min_replicas=0,
+        max_replicas=16,
         target_queue_per_replica=10.0,
         polling_interval_s=15,
         cooldown_s=120,

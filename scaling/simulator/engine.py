@@ -16,11 +16,12 @@ from datetime import timedelta
 import numpy as np
 
 from scaling.simulator.autoscaler import HPA_SYNC_S, Autoscaler, Observation
-from scaling.simulator.hardware import DEFAULT_PROFILE, ReplicaProfile
+from scaling.simulator.hardware import ReplicaProfile
+from scaling.simulator.profiles import DEFAULT_PROFILE
 from scaling.simulator.replica import DRAINING, READY, STARTING, TERMINATED, Job, Replica
 from scaling.simulator.report import SimResult, TimeSeries, percentile_ms
 from scaling.simulator.schedule import floor_replicas
-from scaling.simulator.trace import Trace
+from scaling.simulator.trace import Request, Trace
 from scaling.spec import ScalingSpec
 
 # Event kinds, in the order they run when due at the same instant: replicas finish their steps
@@ -43,8 +44,15 @@ class SimConfig:
     scrape_interval_s: float = 15.0
     hpa_sync_s: float = HPA_SYNC_S
     # Replicas ready at t=0 (raised to the policy's floor). None: at least one, because a trace
-    # is a window cut from a live service rather than the first minute of a new one.
+    # is a window cut from a live service rather than the first minute of a new one; with a
+    # warm-up, None means the policy's own floor.
     initial_replicas: int | None = None
+    # Fair start: the trace's first `warmup_s` seconds are played once before it, and the policy
+    # scales through them from its own state; requests, GPU-hours, cold starts and the series
+    # count from the end of the warm-up only.
+    warmup_s: float = 0.0
+    # Share of each prompt found in vLLM's prefix cache (skipped by prefill, still attended).
+    prefix_cache_hit: float = 0.0
     # Requests still unserved this long after the last arrival are dropped.
     drain_limit_s: float = 600.0
     series_bin_s: float = 10.0
@@ -56,6 +64,20 @@ def simulate(trace: Trace, spec: ScalingSpec, config: SimConfig | None = None) -
 
 class _Simulation:
     def __init__(self, trace: Trace, spec: ScalingSpec, config: SimConfig) -> None:
+        if config.warmup_s < 0:
+            raise ValueError("warmup_s must not be negative")
+        if not 0 <= config.prefix_cache_hit < 1:
+            raise ValueError("prefix_cache_hit must be in [0, 1)")
+        self.measured = len(trace.requests)
+        self.t0 = config.warmup_s
+        if config.warmup_s > 0:
+            warm = [r for r in trace.requests if r.arrival_s < config.warmup_s]
+            shifted = [
+                Request(r.arrival_s + config.warmup_s, r.prompt_tokens, r.output_tokens)
+                for r in trace.requests
+            ]
+            trace = Trace(warm + shifted, trace.start - timedelta(seconds=config.warmup_s))
+        self.n_warm = len(trace.requests) - self.measured
         self.trace = trace
         self.spec = spec
         self.config = config
@@ -117,7 +139,8 @@ class _Simulation:
             replica.state = READY
             self.ready.append(replica)
         else:
-            self.cold_starts += 1
+            if t >= self.t0:
+                self.cold_starts += 1
             self.push(t + delay, _READY, replica)
 
     def scale_to(self, n: int, t: float) -> None:
@@ -157,7 +180,7 @@ class _Simulation:
         replica = min(self.ready, key=lambda r: (len(r.waiting), r.in_flight))
         replica.waiting.append(job)
         self.queued += 1
-        if self.queued > self.peak_queue:
+        if self.queued > self.peak_queue and t >= self.t0:
             self.peak_queue = self.queued
         if not replica.in_step:
             self.kick(replica, t)
@@ -198,11 +221,14 @@ class _Simulation:
         n = len(requests)
         floor0 = self.observe(0.0).floor
         initial = config.initial_replicas
-        initial = max(spec.min_replicas, floor0, 1 if initial is None else initial)
+        if initial is None:
+            initial = 0 if config.warmup_s > 0 else 1
+        initial = max(spec.min_replicas, floor0, initial)
         for _ in range(min(initial, spec.max_replicas)):
             self.provision(0.0, ready_now=True)
         self.log_replicas(0.0)
         rng = self.rng
+        hit = config.prefix_cache_hit
         self.push(rng.uniform(0, config.scrape_interval_s), _SCRAPE)
         self.push(rng.uniform(0, config.hpa_sync_s), _HPA)
         self.push(rng.uniform(0, spec.polling_interval_s), _KEDA)
@@ -214,7 +240,8 @@ class _Simulation:
             if i < n and (not heap or requests[i].arrival_s < heap[0][0]):
                 req = requests[i]
                 t = req.arrival_s
-                self.arrive(Job(i, t, req.prompt_tokens, req.output_tokens), t)
+                cached = min(int(req.prompt_tokens * hit), req.prompt_tokens - 1)
+                self.arrive(Job(i, t, req.prompt_tokens, req.output_tokens, cached=cached), t)
                 i += 1
                 continue
             t, kind, _, obj = heapq.heappop(heap)
@@ -270,8 +297,10 @@ class _Simulation:
         # No ready backend: the interceptor holds the request until one is ready or it times out.
         self.held[job.rid] = job
         self.queued += 1
-        self.peak_queue = max(self.peak_queue, self.queued)
-        self.cold_start_waiters += 1
+        if t >= self.t0:
+            self.peak_queue = max(self.peak_queue, self.queued)
+        if job.rid >= self.n_warm:
+            self.cold_start_waiters += 1
         self.push(t + self.timeout_s, _TIMEOUT, job.rid)
         if not self.active and self.spec.scales_to_zero:
             # External-push trigger: the interceptor reports pending requests at once and KEDA
@@ -305,11 +334,23 @@ class _Simulation:
 
     def result(self, end_s: float) -> SimResult:
         config = self.config
-        n = len(self.trace.requests)
-        gpu_s = sum(max(0.0, r.terminated_s - r.provisioned_s) for r in self.replicas)
-        served_ttft = self.ttft[self.done]  # a request dropped after its first token is a miss
-        met = np.count_nonzero(self.done & (self.ttft <= config.slo_ttft_ms / 1000))
-        served = int(np.count_nonzero(self.done))
+        t0, first = self.t0, self.n_warm
+        n = self.measured
+        gpu_s = sum(
+            max(0.0, r.terminated_s - max(r.provisioned_s, t0))
+            for r in self.replicas
+            if r.terminated_s > t0
+        )
+        done, ttft = self.done[first:], self.ttft[first:]
+        served_ttft = ttft[done]  # a request dropped after its first token is a miss
+        within = done & (ttft <= config.slo_ttft_ms / 1000)
+        met = np.count_nonzero(within)
+        served = int(np.count_nonzero(done))
+        servable = self.servable_mask()
+        n_servable = int(np.count_nonzero(servable))
+        met_servable = np.count_nonzero(within & servable)
+        before = [a for t, a, _ in self.replica_log if t <= t0]
+        peak = max([before[-1]] + [a for t, a, _ in self.replica_log if t > t0])
         return SimResult(
             requests=n,
             served=served,
@@ -317,22 +358,37 @@ class _Simulation:
             gpu_hours=gpu_s * self.profile.gpus_per_replica / 3600,
             slo_ttft_ms=config.slo_ttft_ms,
             slo_attainment=float(met) / n if n else 1.0,
+            servable=n_servable,
+            slo_attainment_servable=float(met_servable) / n_servable if n_servable else 1.0,
             ttft_p50_ms=percentile_ms(served_ttft, 50),
             ttft_p95_ms=percentile_ms(served_ttft, 95),
             ttft_p99_ms=percentile_ms(served_ttft, 99),
             cold_starts=self.cold_starts,
             cold_start_waiters=self.cold_start_waiters,
             peak_queue=self.peak_queue,
-            peak_replicas=max(a for _, a, _ in self.replica_log),
-            duration_s=end_s,
+            peak_replicas=peak,
+            duration_s=max(0.0, end_s - t0),
             series=self.series(end_s),
         )
 
+    def servable_mask(self) -> np.ndarray:
+        """Measured requests an idle replica would answer within the SLO."""
+        longest = self.profile.longest_prefill_within(self.config.slo_ttft_ms / 1000)
+        hit = self.config.prefix_cache_hit
+        return np.array(
+            [
+                r.prompt_tokens - min(int(r.prompt_tokens * hit), r.prompt_tokens - 1) <= longest
+                and r.prompt_tokens + r.output_tokens <= self.max_tokens
+                for r in self.trace.requests[self.n_warm :]
+            ],
+            dtype=bool,
+        )
+
     def series(self, end_s: float) -> TimeSeries:
-        bin_s = self.config.series_bin_s
-        bins = max(1, int(np.ceil(end_s / bin_s)))
-        edges = np.arange(bins + 1) * bin_s
-        arrivals = np.array([r.arrival_s for r in self.trace.requests])
+        bin_s, t0, first = self.config.series_bin_s, self.t0, self.n_warm
+        bins = max(1, int(np.ceil((end_s - t0) / bin_s)))
+        edges = t0 + np.arange(bins + 1) * bin_s
+        arrivals = np.array([r.arrival_s for r in self.trace.requests[first:]])
         counts = np.histogram(arrivals, bins=edges)[0] if arrivals.size else np.zeros(bins)
         log_t = np.array([t for t, _, _ in self.replica_log])
         at_end = np.searchsorted(log_t, edges[1:], side="right") - 1
@@ -341,17 +397,21 @@ class _Simulation:
         queue_t = np.array([t for t, _ in self.queue_log])
         q_idx = np.searchsorted(queue_t, edges[1:], side="right") - 1
         queued = [self.queue_log[k][1] if k >= 0 else 0 for k in q_idx]
-        which = np.minimum((arrivals // bin_s).astype(int), bins - 1) if arrivals.size else arrivals
+        which = (
+            np.minimum(((arrivals - t0) // bin_s).astype(int), bins - 1)
+            if arrivals.size
+            else arrivals
+        )
         p95: list[float | None] = []
         order = np.argsort(which, kind="stable")
         bounds = np.searchsorted(which[order], np.arange(bins + 1))
         for b in range(bins):
-            values = self.ttft[order[bounds[b] : bounds[b + 1]]]
+            values = self.ttft[first:][order[bounds[b] : bounds[b + 1]]]
             values = values[~np.isnan(values)]
             p95.append(float(np.percentile(values, 95) * 1000) if values.size else None)
         return TimeSeries(
             bin_s=bin_s,
-            t_s=edges[:-1].tolist(),
+            t_s=(edges[:-1] - t0).tolist(),
             arrivals_per_s=(counts / bin_s).tolist(),
             replicas=replicas,
             ready=ready,

@@ -28,6 +28,11 @@ class SimResult:
     gpu_hours: float
     slo_ttft_ms: float
     slo_attainment: float  # share of all requests (dropped ones count as misses)
+    # Requests an idle replica could answer within the SLO (prefill short enough, within the
+    # model's length), and the share of those that were: the goal's "among those the model can
+    # serve at all".
+    servable: int
+    slo_attainment_servable: float
     ttft_p50_ms: float
     ttft_p95_ms: float
     ttft_p99_ms: float
@@ -43,6 +48,8 @@ class SimResult:
             "gpu_hours": round(self.gpu_hours, 4),
             "slo_ttft_ms": self.slo_ttft_ms,
             "slo_attainment": round(self.slo_attainment, 5),
+            "servable": self.servable,
+            "slo_attainment_servable": round(self.slo_attainment_servable, 5),
             "ttft_p50_ms": round(self.ttft_p50_ms, 1),
             "ttft_p95_ms": round(self.ttft_p95_ms, 1),
             "ttft_p99_ms": round(self.ttft_p99_ms, 1),

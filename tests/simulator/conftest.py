@@ -19,8 +19,10 @@ def steady_trace(rate_per_s: float, duration_s: float, prompt: int = 500, output
 
 @pytest.fixture
 def small_trace() -> Trace:
-    # Quiet minute, 4-minute burst near one replica's capacity x 3, quiet tail.
+    # Quiet minute, 4-minute burst near one replica's capacity x 3, quiet tail. A replica
+    # serves about 7 requests/s of 2000 + 400 tokens (calibration.run_batch on the default
+    # profile), so 20/s needs three.
     quiet = [Request(i * 2.0, 400, 50) for i in range(30)]
-    burst = [Request(60 + i / 25, 800, 120) for i in range(25 * 240)]
+    burst = [Request(60 + i / 20, 2000, 400) for i in range(20 * 240)]
     tail = [Request(300 + i * 3.0, 400, 50) for i in range(40)]
     return Trace(quiet + burst + tail, START)
