@@ -8,8 +8,10 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 # One run folder per pytest-xdist worker (gw0, gw1): keys, metrics and sockets are not shared.
-_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-os.environ.setdefault("RUN_DIR", "/tmp/control-plane-test-run" + (f"-{_WORKER}" if _WORKER else ""))
+os.environ.setdefault(
+    "RUN_DIR",
+    "-".join(filter(None, ["/tmp/control-plane-test-run", os.environ.get("PYTEST_XDIST_WORKER")])),
+)
 # The live servers of the browser tests speak plain HTTP.
 os.environ.setdefault("SECURE_COOKIES", "false")
 

@@ -120,7 +120,11 @@ def test_endpoint_created_through_the_api_is_provisioned_and_becomes_ready(worke
     assert tenant.status_code == 201, tenant.content
     created = client.post(
         "/api/v1/tenants/acme/endpoints/",
-        {"name": "chat", "model_version": model.pk, "scaling": {"min_replicas": 1}},
+        {
+            "name": "chat",
+            "model_version": model.pk,
+            "scaling": {"min_replicas": 1, "max_replicas": 2},
+        },
         format="json",
     )
     assert created.status_code == 201, created.content
