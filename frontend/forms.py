@@ -161,5 +161,15 @@ class EndpointCreateForm(forms.Form):
 
 
 class ScaleForm(forms.Form):
+    preset = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "keep the current triggers"),
+            ("latency", "latency"),
+            ("balanced", "balanced"),
+            ("cost", "cost"),
+        ],
+        help_text="A preset sets the triggers and scaling behaviour; the bounds stay yours.",
+    )
     min_replicas = forms.IntegerField(min_value=0, label="Minimum replicas")
     max_replicas = forms.IntegerField(min_value=1, label="Maximum replicas")

@@ -55,9 +55,16 @@ def _fleet(tenants: list) -> dict:
     """Platform-wide: GPUs and MIG slices granted against committed, rollouts in progress, the
     latest failures."""
     granted = committed = Resources()
+    in_use: dict[str, int] = {}
     for tenant in tenants:
         granted = granted + quota_limit(tenant.quota)
         committed = committed + committed_resources(tenant=tenant)
+        # What the namespaces' ResourceQuotas report as used (`requests.nvidia.com/gpu`, one
+        # `requests.nvidia.com/mig-<profile>` per profile), as last read back by the reconciler.
+        for resource, amount in (tenant.quota_used or {}).items():
+            name = resource.removeprefix("requests.nvidia.com/")
+            if name != resource and str(amount).isdigit():
+                in_use[name] = in_use.get(name, 0) + int(amount)
     profiles = sorted(set(granted.mig_slices) | set(committed.mig_slices))
     rollouts = (
         Rollout.objects.filter(state__in=Rollout.ACTIVE_STATES)
@@ -77,8 +84,15 @@ def _fleet(tenants: list) -> dict:
     return {
         "gpus_granted": granted.gpus,
         "gpus_committed": committed.gpus,
+        "gpus_in_use": in_use.get("gpu", 0),
         "mig": [
-            (p, granted.mig_slices.get(p, 0), committed.mig_slices.get(p, 0)) for p in profiles
+            (
+                p,
+                granted.mig_slices.get(p, 0),
+                committed.mig_slices.get(p, 0),
+                in_use.get(f"mig-{p}", 0),
+            )
+            for p in profiles
         ],
         "rollouts": rollouts,
         "failures": failures,

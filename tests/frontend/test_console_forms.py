@@ -171,3 +171,14 @@ def test_catalog_deprecation_follows_the_services_roles(world):
     deployer.post(f"/catalog/{private}/deprecate/")
     world.own_private_model.refresh_from_db()
     assert world.own_private_model.state == "deprecated"
+
+
+def test_the_scaling_editor_applies_a_preset_without_touching_the_bounds(world):
+    deployer = signed_in(world, "deployer")
+    response = deployer.post(
+        f"{ENDPOINT}scale/", {"preset": "cost", "min_replicas": 1, "max_replicas": 2}
+    )
+    assert response.status_code == 302
+    policy = Endpoint.objects.get(pk=world.own_endpoint.pk).scaling_policy
+    assert (policy.preset, policy.min_replicas, policy.max_replicas) == ("cost", 1, 2)
+    assert policy.target_queue_per_replica == 10.0  # the cost preset's trigger

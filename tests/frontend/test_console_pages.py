@@ -16,6 +16,7 @@ from endpoints import services as endpoint_services
 from endpoints.models import Rollout
 from endpoints.reconciler import reconcile_endpoint
 from endpoints.rollouts.services import rollout_start
+from tenants.models import Tenant
 from tenants.reconciler import reconcile_tenant
 from tests.factories import system
 from tests.world import build_world, gpu_model_spec
@@ -165,6 +166,11 @@ def test_the_fleet_overview_is_for_platform_roles_only(world):
     assert "Fleet" in fleet
     assert "0 ready" in fleet
     assert "2 progressing" in fleet  # neither endpoint reconciled yet
+    Tenant.objects.filter(pk=world.own.pk).update(
+        quota_used={"requests.nvidia.com/gpu": "3", "requests.nvidia.com/mig-3g.40gb": "1"}
+    )
+    fleet = signed_in(world, "platform_admin").get("/")
+    assert fleet.context["fleet"]["gpus_in_use"] == 3
     assert b"Fleet" not in signed_in(world, "tenant_admin").get("/").content
 
 
