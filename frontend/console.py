@@ -76,4 +76,13 @@ def navigation(request: HttpRequest) -> dict[str, bool]:
     if user is None or not user.is_authenticated:
         return {"oidc_enabled": settings.OIDC_ENABLED}
     actor = actor_of(request)
-    return {"nav_users": actor.reads_all_tenants, "oidc_enabled": settings.OIDC_ENABLED}
+    return {
+        "nav_users": actor.reads_all_tenants,
+        "oidc_enabled": settings.OIDC_ENABLED,
+        # The tenant switcher: the person's own tenants (platform roles reach all from home).
+        "nav_tenants": list(
+            Tenant.objects.filter(pk__in=list(actor.tenant_roles))
+            .order_by("slug")
+            .values_list("slug", "display_name")
+        ),
+    }

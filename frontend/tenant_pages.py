@@ -179,3 +179,11 @@ def tenant_create(request: HttpRequest) -> HttpResponse:
         return redirect("home")
     messages.success(request, f"Tenant {result.slug} created; its namespace is being provisioned.")
     return redirect("tenant", slug=result.slug)
+
+
+@login_required
+def tenant_switch(request: HttpRequest) -> HttpResponse:
+    """The header's tenant switcher: to the chosen tenant's page (404 for one not visible)."""
+    actor = actor_of(request)
+    tenant = visible_tenant(actor, request.GET.get("slug", ""))
+    return redirect("tenant", slug=tenant.slug)

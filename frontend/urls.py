@@ -22,6 +22,7 @@ urlpatterns = [
     path("catalog/<int:pk>/deprecate/", catalog_pages.deprecate, name="catalog-deprecate"),
     path("audit/", audit_pages.audit_page, name="audit"),
     path("tenants/", tenant_pages.tenant_create, name="tenant-create"),
+    path("switch/", tenant_pages.tenant_switch, name="tenant-switch"),
     path("tenants/<slug:slug>/", tenant_pages.tenant_page, name="tenant"),
     path("tenants/<slug:slug>/endpoints/", tenant_pages.endpoint_create, name="endpoint-create"),
     path("tenants/<slug:slug>/members/", tenant_pages.member_add, name="member-add"),

@@ -218,3 +218,13 @@ def test_the_audit_log_downloads_a_signed_export_of_what_it_shows(world, tmp_pat
         manifest["row_count"]
         == AuditEvent.objects.filter(tenant_slug="acme", id__lte=manifest["last_event_id"]).count()
     )
+
+
+def test_the_tenant_switcher_lists_the_persons_tenants_and_goes_there(world):
+    deployer = signed_in(world, "deployer")
+    page = deployer.get("/").content.decode()
+    assert 'id="tenant-switcher"' in page
+    assert '<option value="acme"' in page
+    assert '<option value="globex"' not in page
+    assert deployer.get("/switch/", {"slug": "acme"}).url == "/tenants/acme/"
+    assert deployer.get("/switch/", {"slug": "globex"}).status_code == 404
