@@ -390,6 +390,7 @@ def revision_objects(
             queue_query=promql.queue_total(target),
             ttft_query=promql.ttft_p95(target),
             in_flight_query=promql.in_flight_total(target),
+            kv_cache_query=promql.kv_cache_usage_total(target),
             interceptor_route=route,
         )
     )

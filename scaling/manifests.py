@@ -100,6 +100,7 @@ def scaled_object(
     ttft_query: str,
     in_flight_query: str,
     interceptor_route: str | None,
+    kv_cache_query: str | None = None,
 ) -> dict:
     """The ScaledObject of one Deployment.
 
@@ -119,6 +120,12 @@ def scaled_object(
     if spec.target_in_flight_per_replica is not None:
         triggers.append(
             _prometheus_trigger("in-flight", in_flight_query, spec.target_in_flight_per_replica)
+        )
+    if spec.target_kv_cache_usage_per_replica is not None:
+        if kv_cache_query is None:
+            raise ValueError("a KV-cache target needs the KV-cache query")
+        triggers.append(
+            _prometheus_trigger("kv-cache", kv_cache_query, spec.target_kv_cache_usage_per_replica)
         )
     triggers.extend(_cron_trigger(i, floor) for i, floor in enumerate(spec.schedule_floors))
     if interceptor_route is not None:

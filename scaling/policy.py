@@ -106,6 +106,12 @@ def resolve_policy(
     _check(ttft is None or ttft >= 1, "ttft_p95_target_ms", "must be at least 1 ms")
     in_flight = values["target_in_flight_per_replica"]
     _check(in_flight is None or in_flight > 0, "target_in_flight_per_replica", "must be > 0")
+    kv = values["target_kv_cache_usage_per_replica"]
+    _check(
+        kv is None or 0 < kv <= 1,
+        "target_kv_cache_usage_per_replica",
+        "must be a share of the KV cache, above 0 and at most 1",
+    )
     _check(1 <= values["polling_interval_s"] <= 3600, "polling_interval_s", "must be 1–3600 s")
     _check(0 <= values["cooldown_s"] <= 86400, "cooldown_s", "must be 0–86400 s")
     for name in ("scale_up_stabilization_s", "scale_down_stabilization_s"):

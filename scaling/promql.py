@@ -143,6 +143,13 @@ def in_flight_total(target: Target) -> str:
     return f"(sum({running}) + sum({waiting})) or vector(0)"
 
 
+def kv_cache_usage_total(target: Target) -> str:
+    """KV-cache usage (0-1 per pod) summed over the ready pods of `target`, for KEDA's KV
+    trigger; AverageValue divides it by the replica count, as for the queue. Both metric names
+    (`gauge`); an empty result is 0 for the reason given in `queue_total`."""
+    return f"sum({gauge(KV_CACHE_USAGE, target)}) or vector(0)"
+
+
 def ttft_p95(target: Target | EndpointTarget) -> str:
     """TTFT p95 in seconds over `TTFT_WINDOW`, for KEDA's optional latency trigger.
 

@@ -45,6 +45,11 @@ class ScalingSpec:
     # waiting). Running requests rise with load before a replica saturates, so this trigger
     # scales earlier than the queue, which stays at zero until then.
     target_in_flight_per_replica: float | None = None
+    # Optional fourth trigger: target of the average KV-cache usage per replica (0-1, vLLM's
+    # `vllm:kv_cache_usage_perc`). Long prompts fill a replica's KV cache long before its
+    # request slots: at 8k-30k tokens a replica runs ~30 requests, so neither the queue (it stays
+    # short) nor the in-flight target (far above 30) sees that it is full.
+    target_kv_cache_usage_per_replica: float | None = None
     polling_interval_s: int = 30
     cooldown_s: int = 300
     scale_up_stabilization_s: int = 0

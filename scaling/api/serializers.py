@@ -33,6 +33,13 @@ class ScalingPolicyInputSerializer(StrictInputSerializer):
     ttft_p95_target_ms = serializers.IntegerField(
         min_value=1, max_value=600_000, required=False, allow_null=True
     )
+    target_kv_cache_usage_per_replica = serializers.FloatField(
+        min_value=0.01,
+        max_value=1,
+        required=False,
+        allow_null=True,
+        help_text="Average vllm:kv_cache_usage_perc per replica (0-1) the autoscaler keeps.",
+    )
     target_in_flight_per_replica = serializers.FloatField(
         min_value=0.01,
         max_value=100_000,
@@ -71,6 +78,7 @@ class ScalingPolicySerializer(serializers.Serializer):
     activation_queue = serializers.FloatField()
     ttft_p95_target_ms = serializers.IntegerField(allow_null=True)
     target_in_flight_per_replica = serializers.FloatField(allow_null=True)
+    target_kv_cache_usage_per_replica = serializers.FloatField(allow_null=True)
     polling_interval_s = serializers.IntegerField()
     cooldown_s = serializers.IntegerField()
     scale_up_stabilization_s = serializers.IntegerField()

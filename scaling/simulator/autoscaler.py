@@ -68,6 +68,8 @@ class Observation:
     # Sum of vllm:num_requests_running + vllm:num_requests_waiting over the ready pods, as last
     # scraped.
     in_flight_total: float = 0.0
+    # Sum of vllm:kv_cache_usage_perc (0-1 each) over the ready pods, as last scraped.
+    kv_usage_total: float = 0.0
 
 
 class Autoscaler:
@@ -88,6 +90,7 @@ class Autoscaler:
             or (spec.ttft_p95_target_ms is not None and obs.ttft_p95_s is not None)
             # KEDA's default activation threshold is 0: active with any request in flight.
             or (spec.target_in_flight_per_replica is not None and obs.in_flight_total > 0)
+            or (spec.target_kv_cache_usage_per_replica is not None and obs.kv_usage_total > 0)
             or obs.floor > 0
             or (spec.scales_to_zero and obs.interceptor_in_flight > 0)
         )
@@ -129,6 +132,15 @@ class Autoscaler:
             out.append(
                 hpa_replicas_for_metric(
                     current, obs.in_flight_total, spec.target_in_flight_per_replica, self.tolerance
+                )
+            )
+        if spec.target_kv_cache_usage_per_replica is not None:
+            out.append(
+                hpa_replicas_for_metric(
+                    current,
+                    obs.kv_usage_total,
+                    spec.target_kv_cache_usage_per_replica,
+                    self.tolerance,
                 )
             )
         if obs.floor > 0:

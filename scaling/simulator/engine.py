@@ -109,6 +109,7 @@ class _Simulation:
         self.peak_queue = 0
         self.waiting_scraped = 0
         self.in_flight_scraped = 0
+        self.kv_usage_scraped = 0.0
         self.ttft_window: deque[tuple[float, float]] = deque()
         self.cold_starts = 0
         self.cold_start_waiters = 0
@@ -211,7 +212,14 @@ class _Simulation:
         if self.spec.schedule_floors:
             when = self.trace.start + timedelta(seconds=t)
             floor = floor_replicas(self.spec.schedule_floors, when)
-        return Observation(self.waiting_scraped, p95, floor, self.in_flight, self.in_flight_scraped)
+        return Observation(
+            self.waiting_scraped,
+            p95,
+            floor,
+            self.in_flight,
+            self.in_flight_scraped,
+            self.kv_usage_scraped,
+        )
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -262,6 +270,8 @@ class _Simulation:
             elif kind == _SCRAPE:
                 self.waiting_scraped = sum(len(r.waiting) for r in self.ready)
                 self.in_flight_scraped = sum(r.in_flight for r in self.ready)
+                capacity = self.profile.kv_capacity_tokens
+                self.kv_usage_scraped = sum(min(1.0, r.kv_used / capacity) for r in self.ready)
                 self.queue_log.append((t, self.queued))
                 self.push(t + config.scrape_interval_s, _SCRAPE)
             elif kind == _HPA:

@@ -52,12 +52,16 @@ def spec_from_dict(data: dict[str, object]) -> ScalingSpec:
     for name, value in data.items():
         if name in _INT_FIELDS:
             values[name] = _int(name, value, _INT_FIELDS[name])
-        elif name == "target_in_flight_per_replica" and value is None:
+        elif (
+            name in ("target_in_flight_per_replica", "target_kv_cache_usage_per_replica")
+            and value is None
+        ):
             values[name] = None
         elif name in (
             "target_queue_per_replica",
             "activation_queue",
             "target_in_flight_per_replica",
+            "target_kv_cache_usage_per_replica",
         ):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise PolicyError(name, "must be a number")

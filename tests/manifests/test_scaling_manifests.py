@@ -160,3 +160,28 @@ def test_interceptor_route_validates_and_holds_cold_requests():
 def test_rendering_is_deterministic():
     spec = ScalingSpec(ttft_p95_target_ms=900, schedule_floors=(WEEKDAYS_9_TO_6,))
     assert render(spec, route="chat") == render(spec, route="chat")
+
+
+def test_kv_cache_trigger_averages_the_cache_usage_per_replica_and_validates():
+    obj = scaled_object(
+        ScalingSpec(target_kv_cache_usage_per_replica=0.75),
+        name="chat-r1",
+        namespace="tenant-acme",
+        deployment="chat-r1",
+        labels={"llm-control-plane/tenant": "acme"},
+        queue_query="QUEUE",
+        ttft_query="TTFT",
+        in_flight_query="IN_FLIGHT",
+        interceptor_route=None,
+        kv_cache_query="KV",
+    )
+    (kv,) = [t for t in triggers(obj, "prometheus") if t["name"] == "kv-cache"]
+    assert kv["metricType"] == "AverageValue"
+    assert kv["metadata"]["query"] == "KV"
+    assert kv["metadata"]["threshold"] == "0.75"
+    validate_all([obj])
+
+
+def test_a_kv_cache_target_without_its_query_is_refused():
+    with pytest.raises(ValueError, match="KV-cache query"):
+        render(ScalingSpec(target_kv_cache_usage_per_replica=0.75))
