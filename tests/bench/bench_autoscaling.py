@@ -55,6 +55,13 @@ POLICIES: dict[str, ScalingSpec] = {
         f"preset {name}": preset(name, max_replicas=MAX_REPLICAS)
         for name in ("latency", "balanced", "cost")
     },
+    # The token-aware trigger beside balanced's: KV-cache usage per replica at most 0.8 / 0.5.
+    **{
+        f"balanced + kv-cache {kv}": preset("balanced", max_replicas=MAX_REPLICAS).with_changes(
+            target_kv_cache_usage_per_replica=kv
+        )
+        for kv in (0.8, 0.5)
+    },
 }
 # Workloads whose trace does not depend on the seed share one oracle.
 SEEDED_TRACES = {"docqa", "diurnal"}
