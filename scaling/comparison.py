@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 from scaling.presets import PRESETS, preset
 from scaling.promql import EndpointTarget
 from scaling.simulator.engine import SimConfig, simulate
+from scaling.simulator.hardware import ReplicaProfile
 from scaling.simulator.oracle import OracleResult, oracle_lower_bound
+from scaling.simulator.profiles import profile_for
 from scaling.simulator.report import SimResult
 from scaling.simulator.trace import Trace
 from scaling.spec import ScalingSpec
@@ -118,6 +120,23 @@ def endpoint_workload(
     return trace
 
 
+def replica_profile_of(endpoint: Endpoint) -> ReplicaProfile | None:
+    """The simulator's profile for what the endpoint's stable revision runs, or None when no
+    measured profile covers that accelerator (the default, an 8B model on an H100, then
+    stands, and the comparison says which profile it used)."""
+    revision = endpoint.stable_revision
+    version = revision.model_version
+    try:
+        return profile_for(
+            f"{version.name} {version.hf_repo}",
+            gpus_per_replica=version.gpus_per_replica,
+            mig_profile=version.mig_profile,
+            engine_args=revision.effective_engine_args,
+        )
+    except KeyError:
+        return None
+
+
 def compare_endpoint_traffic(
     endpoint: Endpoint,
     *,
@@ -127,8 +146,13 @@ def compare_endpoint_traffic(
     config: SimConfig | None = None,
     max_requests: int | None = MAX_INTERACTIVE_REQUESTS,
 ) -> tuple[Trace, Comparison]:
-    """The endpoint's policy and every preset, replayed on its own traffic from Prometheus."""
+    """The endpoint's policy and every preset, replayed on its own traffic from Prometheus, on
+    the replica profile of the model version its stable revision runs (an 8B or 70B model, a
+    whole GPU, tensor parallelism or a MIG slice)."""
     config = config or SimConfig()
+    profile = replica_profile_of(endpoint)
+    if profile is not None:
+        config = replace(config, profile=profile)
     trace = endpoint_workload(
         endpoint, start=start, end=end, step_s=step_s, seed=config.seed, max_requests=max_requests
     )
