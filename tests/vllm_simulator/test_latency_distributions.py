@@ -55,9 +55,12 @@ def test_ttft_sigma_spreads_the_ttft_histogram_over_several_buckets(start):
     assert complete_concurrently(fixed, 40) == [200] * 40
     assert complete_concurrently(spread, 40) == [200] * 40
 
-    fixed_buckets = {bound for bound, n in bucket_counts(fixed, TTFT).items() if n}
+    fixed_counts = bucket_counts(fixed, TTFT)
     spread_counts = bucket_counts(spread, TTFT)
-    assert fixed_buckets == {0.25}
+    # Without a spread every TTFT is 110 ms plus scheduling delay: on a loaded host (the suite
+    # runs two workers on two cores) a few may slip into the next bucket, never below.
+    assert sum(n for bound, n in fixed_counts.items() if bound <= 0.1) == 0
+    assert fixed_counts.get(0.25, 0) >= 36
     assert len([n for n in spread_counts.values() if n]) >= 3
     # The median stays near ttft_ms: a fair share of the draws lands on each side of it.
     assert sum(n for bound, n in spread_counts.items() if bound <= 0.1) >= 8
