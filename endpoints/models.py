@@ -112,6 +112,9 @@ class Endpoint(models.Model):
     conditions = models.JSONField(default=list, blank=True)
     last_reconciled_at = models.DateTimeField(null=True, blank=True)
     ready_replicas = models.PositiveIntegerField(default=0)
+    # What the autoscaler last asked of the stable revision (its Deployment's `spec.replicas`, owned
+    # by KEDA's HPA), as read back; 0 with a backend that reports nothing.
+    desired_replicas = models.PositiveIntegerField(default=0)
     # A worker holds the object until then while it reconciles it (control_plane/reconcile.py).
     reconcile_lease_until = models.DateTimeField(null=True, blank=True)
     # The resync queued a reconcile of it and queues no other until then, or until a worker

@@ -149,6 +149,7 @@ def _apply(endpoint: Endpoint, backend: ClusterBackend) -> Outcome:
         updates={
             "observed_generation": generation,
             "ready_replicas": readiness.ready_replicas,
+            "desired_replicas": int(((live or {}).get("spec") or {}).get("replicas") or 0),
             "last_reconciled_at": timezone.now(),
             "next_check_at": next_check(settled=readiness.settled),
         },

@@ -189,6 +189,7 @@ class EndpointSerializer(serializers.ModelSerializer):
             "scaling",
             "public_url",
             "ready_replicas",
+            "desired_replicas",
             "generation",
             "observed_generation",
             "conditions",

@@ -58,6 +58,14 @@ def test_endpoint_reconcile_applies_its_objects_and_reaches_ready(world, kube_ba
     assert endpoint.ready_replicas >= 1
 
 
+def test_the_autoscalers_desired_replicas_are_read_back(world, kube_backend, kube_apiserver):
+    _reconcile_all(world, kube_backend)
+    kube_apiserver.set_replicas("tenant-acme", "chat-r1", 2)
+    reconcile_endpoint(world.own_endpoint.pk, backend=kube_backend)
+    world.own_endpoint.refresh_from_db()
+    assert world.own_endpoint.desired_replicas == 2
+
+
 def test_a_second_reconcile_sends_no_write(world, kube_backend, kube_apiserver):
     _reconcile_all(world, kube_backend)
     kube_apiserver.reset_log()
