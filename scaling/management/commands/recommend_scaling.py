@@ -1,0 +1,92 @@
+"""Recommend a scaling policy from an endpoint's own traffic (or a trace): the presets and their
+neighbours replayed on it, the cheapest meeting the TTFT goal chosen, and the PATCH that applies
+it (`scaling.recommendation`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from scaling.comparison import endpoint_workload, replica_profile_of
+from scaling.management.commands.simulate_scaling import _duration, _endpoint
+from scaling.recommendation import recommend
+from scaling.simulator.engine import SimConfig
+from scaling.simulator.report import format_table
+from scaling.simulator.trace import load_azure_csv
+from scaling.telemetry import NoRequestsObserved, TelemetryUnavailable
+
+COLUMNS = [
+    "policy",
+    "gpu_hours",
+    "gpu_hours_vs_oracle",
+    "slo_attainment_servable",
+    "ttft_p99_ms",
+    "cold_starts",
+]
+
+
+class Command(BaseCommand):
+    help = (
+        "Recommend the cheapest scaling policy that meets a TTFT goal on an endpoint's own "
+        "traffic from Prometheus (--endpoint TENANT/NAME --since 7d) or on a trace file."
+    )
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--endpoint", metavar="TENANT/NAME")
+        source.add_argument("--trace", help="CSV file in the Azure trace format")
+        parser.add_argument("--since", default="7d", help="history to replay, e.g. 24h or 7d")
+        parser.add_argument(
+            "--max-replicas", type=int, help="default: the endpoint's (required with --trace)"
+        )
+        parser.add_argument("--slo-ttft-ms", type=float, default=1000.0)
+        parser.add_argument(
+            "--goal", type=float, default=0.99, help="share of servable requests within the SLO"
+        )
+
+    def handle(self, *args: object, **options: object) -> None:
+        goal = float(options["goal"])  # type: ignore[arg-type]
+        if not 0 < goal <= 1:
+            raise CommandError("--goal must be a share above 0 and at most 1")
+        config = SimConfig(slo_ttft_ms=float(options["slo_ttft_ms"]))  # type: ignore[arg-type]
+        max_replicas = options["max_replicas"]
+        if options["trace"]:
+            if max_replicas is None:
+                raise CommandError("--max-replicas is required with --trace")
+            path = Path(str(options["trace"]))
+            try:
+                trace = load_azure_csv(path)
+            except (OSError, KeyError, ValueError) as exc:
+                raise CommandError(f"cannot read trace {path}: {exc}")
+            reproduce = f"--trace {path} --max-replicas {max_replicas}"
+        else:
+            endpoint = _endpoint(str(options["endpoint"]))
+            end = timezone.now()
+            try:
+                trace = endpoint_workload(
+                    endpoint, start=end - _duration(str(options["since"])), end=end
+                )
+            except (TelemetryUnavailable, NoRequestsObserved, ValueError) as exc:
+                raise CommandError(str(exc))
+            max_replicas = max_replicas or endpoint.scaling_policy.max_replicas
+            profile = replica_profile_of(endpoint)
+            if profile is not None:
+                config = SimConfig(slo_ttft_ms=config.slo_ttft_ms, profile=profile)
+            reproduce = f"--endpoint {options['endpoint']} --since {options['since']}"
+        if int(max_replicas) < 1:  # type: ignore[call-overload]
+            raise CommandError("--max-replicas must be at least 1")
+        chosen = recommend(trace, max_replicas=int(max_replicas), goal=goal, config=config)  # type: ignore[call-overload]
+        rows = [{"policy": o.name, **o.summary()} for o in chosen.comparison.outcomes]
+        self.stdout.write(format_table(rows, COLUMNS))  # type: ignore[arg-type]
+        self.stdout.write("")
+        self.stdout.write(chosen.reason())
+        self.stdout.write("Apply it (one audited change) with PATCH on the endpoint:")
+        self.stdout.write(json.dumps(chosen.patch_body(), indent=2))
+        self.stdout.write(
+            f"Reproduce: manage.py recommend_scaling {reproduce} "
+            f"--slo-ttft-ms {config.slo_ttft_ms:g} --goal {goal:g}"
+        )

@@ -1,0 +1,66 @@
+"""`manage.py recommend_scaling`: the cheapest candidate that meets the goal, and a PATCH body
+the API accepts as is."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
+
+from scaling.recommendation import candidates, recommend
+from scaling.simulator.engine import SimConfig
+from tests.simulator.conftest import steady_trace
+
+
+def test_candidates_are_every_preset_and_its_neighbours_at_the_endpoints_maximum():
+    specs = candidates(max_replicas=3)
+    assert {"latency", "balanced", "cost", "balanced queue/2", "cost + kv-cache 0.5"} <= set(specs)
+    assert {spec.max_replicas for spec in specs.values()} == {3}
+
+
+def test_the_cheapest_candidate_meeting_the_goal_is_chosen():
+    chosen = recommend(steady_trace(2.0, 600), max_replicas=4, goal=0.9, config=SimConfig())
+    assert chosen.meets_goal
+    meeting = [o for o in chosen.comparison.outcomes if o.result.slo_attainment_servable >= 0.9]
+    assert chosen.name == min(meeting, key=lambda o: o.result.gpu_hours).name
+    assert "the cheapest meeting 90%" in chosen.reason()
+
+
+def test_an_unreachable_goal_says_so_and_names_the_closest(small_trace):
+    chosen = recommend(small_trace, max_replicas=1, goal=1.0, config=SimConfig())
+    assert not chosen.meets_goal
+    assert chosen.reason().startswith("No candidate meets 100%")
+
+
+@pytest.mark.django_db
+def test_the_command_prints_a_patch_the_api_accepts(tmp_path, client_for_deployer):
+    path = tmp_path / "trace.csv"
+    lines = ["TIMESTAMP,ContextTokens,GeneratedTokens"]
+    lines += [f"2023-11-16 18:{15 + i // 60:02d}:{i % 60:02d}.5000000,300,20" for i in range(600)]
+    path.write_text("\n".join(lines) + "\n")
+    out = StringIO()
+    call_command("recommend_scaling", "--trace", str(path), "--max-replicas", "2", stdout=out)
+    text = out.getvalue()
+    body = json.loads(text[text.index("{") : text.rindex("}") + 1])
+    assert "Reproduce: manage.py recommend_scaling --trace" in text
+    response = client_for_deployer.patch("/api/v1/tenants/acme/endpoints/chat/", body)
+    assert response.status_code == 200, response.json()
+    assert response.json()["scaling"]["max_replicas"] == 2
+
+
+def test_a_trace_needs_a_maximum(tmp_path):
+    with pytest.raises(CommandError, match="--max-replicas is required"):
+        call_command("recommend_scaling", "--trace", str(tmp_path / "t.csv"))
+
+
+@pytest.fixture
+def client_for_deployer(db):
+    from tests.world import build_world
+
+    world = build_world()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {world.keys['deployer']}")
+    return client
