@@ -50,14 +50,19 @@ class BrokenLink:
 
 
 def verify_chain(
-    chain: str, events: Iterable[Any], *, head: tuple[int, str] | None = None
+    chain: str,
+    events: Iterable[Any],
+    *,
+    head: tuple[int, str] | None = None,
+    start: tuple[int, str] = (1, GENESIS_HASH),
 ) -> BrokenLink | None:
     """The first broken link of one chain, given its events in sequence order; None if intact.
 
     `head` is the recorded (sequence, hash) of the chain's last link: without it, deleting the
-    newest events would go unnoticed.
+    newest events would go unnoticed. `start` is the (sequence, previous hash) the first event
+    must have: the genesis, or the end of an archived prefix (control_plane/audit/retention.py).
     """
-    expected_prev, expected_sequence = GENESIS_HASH, 1
+    expected_sequence, expected_prev = start
     last_id = 0
     for event in events:
         last_id = event.id

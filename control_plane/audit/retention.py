@@ -9,11 +9,11 @@ checkpoints are continued from the frontier.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from itertools import chain as concat
 from typing import Any
 
-from control_plane.audit.chain import HASHED_FIELDS, BrokenLink, event_hash, verify_chain
+from control_plane.audit.chain import BrokenLink, verify_chain
 from control_plane.audit.models import AuditEvent
 
 ARCHIVE_ACTION = "audit.archive"
@@ -30,45 +30,6 @@ def archive_anchors(chain: str | None = None) -> dict[str, dict[int, dict[str, A
         if isinstance(through, int):
             anchors.setdefault(name, {})[through] = changes
     return anchors
-
-
-def _walk(
-    chain: str,
-    events: Iterable[Any],
-    *,
-    sequence: int,
-    prev: str,
-    head: tuple[int, str] | None,
-) -> BrokenLink | None:
-    """verify_chain's walk, from an archived prefix's end instead of the genesis."""
-    expected_prev, expected_sequence, last_id = prev, sequence, 0
-    for event in events:
-        last_id = event.id
-        if event.sequence != expected_sequence:
-            return BrokenLink(
-                chain,
-                event.sequence,
-                event.id,
-                f"sequence {event.sequence} follows {expected_sequence - 1}: events are missing",
-            )
-        if event.prev_hash != expected_prev:
-            return BrokenLink(
-                chain, event.sequence, event.id, "prev_hash does not match the previous event"
-            )
-        if event_hash({name: getattr(event, name) for name in HASHED_FIELDS}) != event.hash:
-            return BrokenLink(
-                chain, event.sequence, event.id, "content does not match its hash (edited)"
-            )
-        expected_prev, expected_sequence = event.hash, expected_sequence + 1
-    if head is not None and head != (expected_sequence - 1, expected_prev):
-        return BrokenLink(
-            chain,
-            head[0],
-            last_id,
-            f"the chain ends at sequence {expected_sequence - 1} but its head records "
-            f"{head[0]}: the newest events were removed or replaced",
-        )
-    return None
 
 
 def verify_live_chain(
@@ -98,6 +59,6 @@ def verify_live_chain(
             first.id,
             "prev_hash does not match the last archived event's hash",
         )
-    return _walk(
-        chain, concat([first], events), sequence=first.sequence, prev=first.prev_hash, head=head
+    return verify_chain(
+        chain, concat([first], events), head=head, start=(first.sequence, first.prev_hash)
     )
