@@ -5,8 +5,6 @@ change with its quota effect shown first; the audit log and its CSV export."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ from playwright.sync_api import expect
 
 from endpoints.services import model_version_create
 from tests.factories import PASSWORD, platform_user, system
-from tests.integration.test_celery_provisioning import CELERY, ROOT, _database_url, broker  # noqa: F401
+from tests.integration.test_celery_provisioning import ROOT, broker, worker_process  # noqa: F401
 from tests.world import gpu_model_spec
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,26 +22,10 @@ ARTIFACTS = ROOT / ".run" / "test-artifacts"
 
 @pytest.fixture
 def worker(broker, tmp_path):  # noqa: F811
-    env = os.environ | {
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": broker,
-        "CLUSTER_BACKEND": "directory",
-        "CLUSTER_DIRECTORY": str(tmp_path / "manifests"),
-        "READINESS_RECHECK_SECONDS": "1",
-    }
-    log = (tmp_path / "worker.log").open("w")
-    process = subprocess.Popen(
-        [*CELERY, "worker", "--pool", "solo", "--loglevel", "INFO", "--without-mingle"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    yield tmp_path / "manifests"
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    manifests = tmp_path / "manifests"
+    cluster = {"CLUSTER_BACKEND": "directory", "CLUSTER_DIRECTORY": str(manifests)}
+    with worker_process(broker, cluster, tmp_path / "worker.log"):
+        yield manifests
 
 
 def _shot(page, name: str) -> None:

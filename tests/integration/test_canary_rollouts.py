@@ -19,7 +19,7 @@ from control_plane.cluster.directory_backend import DirectoryBackend
 from control_plane.reconcile import Claim, claim
 from endpoints import services as endpoint_services
 from endpoints.models import Endpoint, Rollout
-from endpoints.reconciler import desired_objects, reconcile_endpoint
+from endpoints.reconciler import ENDPOINTS, desired_objects, reconcile_endpoint
 from endpoints.rollouts import transitions
 from endpoints.rollouts.reconciler import reconcile_rollout
 from endpoints.rollouts.services import rollout_start
@@ -171,18 +171,8 @@ def _files(root: Path, revision: str) -> list[str]:
 
 
 def _route_and_interceptor(endpoint: Endpoint) -> tuple[dict, dict | None]:
-    objects = desired_objects(
-        Endpoint.objects.select_related(
-            "tenant__quota",
-            "scaling_policy",
-            "stable_revision__model_version",
-            "stable_revision__endpoint__tenant",
-            "canary_revision__model_version",
-            "canary_revision__endpoint__tenant",
-            "retiring_revision__model_version",
-            "retiring_revision__endpoint__tenant",
-        ).get(pk=endpoint.pk)
-    )
+    # Loaded as the endpoint reconciler loads it, with every revision's relations.
+    objects = desired_objects(ENDPOINTS.load(endpoint.pk))
     validate_all(objects)
     route = next(o for o in objects if o["kind"] == "HTTPRoute")
     interceptor = next((o for o in objects if o["kind"] == "InterceptorRoute"), None)

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,34 @@ def _forget_connections() -> None:
     celery_app.amqp._producer_pool = None
 
 
+@contextmanager
+def worker_process(broker_url: str, cluster: dict[str, str], log_path: Path) -> Iterator[None]:
+    """A real Celery worker in its own process, on this test's database and broker, with the
+    cluster backend settings given; its log is printed if it ends badly."""
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": broker_url,
+        "READINESS_RECHECK_SECONDS": "1",
+        **cluster,
+    }
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [*CELERY, "worker", "--pool", "solo", "--loglevel", "INFO", "--without-mingle"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    if process.returncode not in (0, -15):
+        print(log_path.read_text())
+
+
 @pytest.fixture
 def worker(broker, kube_apiserver, tmp_path):  # noqa: F811
     kubeconfig = tmp_path / "kubeconfig"
@@ -67,28 +97,9 @@ def worker(broker, kube_apiserver, tmp_path):  # noqa: F811
     )
     backend = KubernetesBackend(kube_apiserver.api_client())
     backend.apply(platform_namespaces())
-    env = os.environ | {
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": broker,
-        "CLUSTER_BACKEND": "kubernetes",
-        "KUBECONFIG": str(kubeconfig),
-        "READINESS_RECHECK_SECONDS": "1",
-    }
-    log = (tmp_path / "worker.log").open("w")
-    process = subprocess.Popen(
-        [*CELERY, "worker", "--pool", "solo", "--loglevel", "INFO", "--without-mingle"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    yield backend
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
-    if process.returncode not in (0, -15):
-        print((tmp_path / "worker.log").read_text())
+    cluster = {"CLUSTER_BACKEND": "kubernetes", "KUBECONFIG": str(kubeconfig)}
+    with worker_process(broker, cluster, tmp_path / "worker.log"):
+        yield backend
 
 
 def _wait_for(predicate, timeout: float = 60.0):
