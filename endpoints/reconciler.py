@@ -68,6 +68,15 @@ def desired_objects(endpoint: Endpoint) -> list[dict]:
     return objects
 
 
+def pods_not_ready(backend: ClusterBackend, live: dict | None, namespace: str) -> list[dict]:
+    """A Deployment's pods, listed only while some of them is not ready: the newest one's
+    reason makes a condition say what is wrong (endpoints/readiness.py)."""
+    if not ((live or {}).get("status") or {}).get("unavailableReplicas"):
+        return []
+    selector = ((live.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return backend.list("v1", "Pod", namespace, selector)
+
+
 class EndpointKind:
     """An endpoint: its revisions' Deployments, autoscaling and routing
     (`control_plane.reconcile_driver`)."""
@@ -126,12 +135,7 @@ def _apply(endpoint: Endpoint, backend: ClusterBackend) -> Outcome:
         Tenant.objects.filter(pk=endpoint.tenant_id, next_check_at__gt=soon).update(
             next_check_at=soon
         )
-    pods = []
-    live_status = (live or {}).get("status") or {}
-    if live_status.get("unavailableReplicas"):
-        # Only while some pod is not ready: its reason makes the condition say what is wrong.
-        selector = ((live.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-        pods = backend.list("v1", "Pod", endpoint.tenant.namespace, selector)
+    pods = pods_not_ready(backend, live, endpoint.tenant.namespace)
     if backend.observes_status:
         readiness = endpoint_readiness(
             live,

@@ -7,9 +7,7 @@ from control_plane.scheduling import queued_message_count, send_reconcile
 from endpoints import reconciler
 from endpoints.models import Rollout
 from endpoints.rollouts import reconciler as rollout_reconciler
-
-ANALYSIS_QUEUE = "analysis"
-RECONCILE_ROLLOUT = "endpoints.reconcile_rollout"
+from endpoints.rollouts.services import ANALYSIS_QUEUE, RECONCILE_ROLLOUT
 
 
 @shared_task(bind=True, name="endpoints.reconcile_endpoint", acks_late=True, max_retries=8)

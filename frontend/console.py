@@ -23,11 +23,16 @@ from tenants.selectors import tenant_for
 
 
 def actor_of(request: HttpRequest) -> Principal:
-    return principal_for_user(
-        request.user,
-        request_id=getattr(request, "request_id", ""),
-        source_address=source_address_of(request),
-    )
+    """The person behind the request, looked up once per request (the page and the navigation
+    both ask)."""
+    actor = getattr(request, "console_actor", None)
+    if actor is None:
+        actor = request.console_actor = principal_for_user(
+            request.user,
+            request_id=getattr(request, "request_id", ""),
+            source_address=source_address_of(request),
+        )
+    return actor
 
 
 def visible_tenant(actor: Principal, slug: str) -> Tenant:

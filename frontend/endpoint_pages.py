@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from control_plane.errors import ServiceError
 from endpoints import services as endpoint_services
 from endpoints.reconciler import desired_objects
 from endpoints.rollouts import services as rollout_services
@@ -24,7 +25,8 @@ from tenants.selectors import committed_resources, quota_limit
 def _manifests(endpoint) -> str:
     try:
         return yaml.safe_dump_all(desired_objects(endpoint), sort_keys=False)
-    except Exception as error:  # a render the settings refuse is shown, not a 500
+    except (ServiceError, ValueError) as error:  # a render today's settings refuse (a GPU pool
+        # gone) is shown on the page, not a 500
         return f"# cannot render: {error}"
 
 

@@ -14,12 +14,10 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from control_plane.audit.models import AuditEvent
-from control_plane.auth.principal import Principal, principal_for_user
 from control_plane.errors import NotFound
-from control_plane.request_context import source_address_of
 from endpoints.models import Endpoint, Rollout
 from endpoints.selectors import endpoint_for
-from frontend.console import error_page
+from frontend.console import actor_of, error_page
 from frontend.forms import ScalingComparisonForm
 from scaling.comparison import (
     MAX_INTERACTIVE_REQUESTS,
@@ -43,7 +41,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = actor_of(request)
     tenants = tenants_visible_to(actor=actor).prefetch_related("endpoints").order_by("slug")
     context = {"tenants": tenants, "principal": actor}
     if actor.reads_all_tenants:
@@ -113,7 +111,7 @@ def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpR
 def endpoint_scaling(request: HttpRequest, slug: str, name: str) -> HttpResponse:
     """The endpoint's scaling policy beside the presets, simulated on the endpoint's own traffic
     (from Prometheus) or on an uploaded trace."""
-    actor = _actor(request)
+    actor = actor_of(request)
     try:
         tenant = tenant_for(actor=actor, slug=slug)
         endpoint = endpoint_for(tenant=tenant, name=name)
@@ -192,11 +190,3 @@ def _uploaded_trace(data: dict) -> Trace:
         )
     except UnicodeDecodeError:
         raise ValueError("The file is not UTF-8 text.") from None
-
-
-def _actor(request: HttpRequest) -> Principal:
-    return principal_for_user(
-        request.user,
-        request_id=getattr(request, "request_id", ""),
-        source_address=source_address_of(request),
-    )

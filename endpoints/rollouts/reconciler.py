@@ -24,6 +24,7 @@ from control_plane.reconcile import next_check
 from control_plane.reconcile_driver import Outcome, run, system_actor
 from endpoints.models import Endpoint, Revision, Rollout, RolloutCheck
 from endpoints.readiness import readiness
+from endpoints.reconciler import pods_not_ready
 from endpoints.rollouts import transitions
 from endpoints.rollouts.spec import DIRECT, RolloutSpec
 from scaling import promql
@@ -134,11 +135,7 @@ def _canary_readiness(rollout: Rollout, backend: ClusterBackend):
         return endpoint.observed_generation >= endpoint.generation, None
     namespace, name = endpoint.tenant.namespace, rollout.to_revision.kubernetes_name
     live = backend.get(ObjectRef("apps/v1", "Deployment", namespace, name))
-    pods = []
-    if live and (live.get("status") or {}).get("unavailableReplicas"):
-        selector = ((live.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-        pods = backend.list("v1", "Pod", namespace, selector)
-    state = readiness(live, pods, min_replicas=1)
+    state = readiness(live, pods_not_ready(backend, live, namespace), min_replicas=1)
     return state.ready_replicas >= 1, state.degraded
 
 

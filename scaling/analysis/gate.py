@@ -94,13 +94,13 @@ class Result:
     statistics: dict[str, dict]
 
 
+def _fresh(name: str) -> Evidence:
+    alternatives = ODDS_RATIO_ALTERNATIVES if name.endswith("_vs_stable") else SHARE_ALTERNATIVES
+    return Evidence.start(len(alternatives))
+
+
 def start_evidence(gates: Gates) -> dict[str, Evidence]:
-    return {
-        name: Evidence.start(
-            len(ODDS_RATIO_ALTERNATIVES if name.endswith("_vs_stable") else SHARE_ALTERNATIVES)
-        )
-        for name in gates.tests
-    }
+    return {name: _fresh(name) for name in gates.tests}
 
 
 def _comparison(
@@ -212,7 +212,7 @@ def evaluate(
     updated, statistics, failures = dict(evidence), {}, []
     for name in gates.tests:
         log_lrs = _log_lrs(name, counts[name], gates)
-        updated[name] = (evidence.get(name) or start_evidence(gates)[name]).add(log_lrs)
+        updated[name] = (evidence.get(name) or _fresh(name)).add(log_lrs)
         e_value = updated[name].e_value
         statistics[name] = {
             **counts[name],
