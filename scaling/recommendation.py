@@ -58,8 +58,8 @@ class Recommendation:
 def recommend(
     trace: Trace, *, max_replicas: int, goal: float = 0.99, config: SimConfig | None = None
 ) -> Recommendation:
-    comparison = compare(trace, candidates(max_replicas=max_replicas), config)
     specs = candidates(max_replicas=max_replicas)
+    comparison = compare(trace, specs, config)
     meeting = [o for o in comparison.outcomes if o.result.slo_attainment_servable >= goal]
     if meeting:
         best = min(meeting, key=lambda o: o.result.gpu_hours)

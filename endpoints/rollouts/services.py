@@ -160,7 +160,8 @@ def _act(
         move(locked, locked_endpoint)
         Rollout.objects.filter(pk=locked.pk).update(generation=F("generation") + 1)
         _reconcile_on_commit(locked)
-    locked.refresh_from_db(fields=["generation"])
+    # Answered from what the transaction wrote, not re-read after COMMIT (decision 0006).
+    locked.generation += 1
     return locked
 
 
