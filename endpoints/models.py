@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from control_plane.reconciled import Reconciled
 from tenants.models import Tenant, dns1123_label
 
 # `<endpoint>-r<N>` must stay a valid 63-character Kubernetes name (and a Service name) for any N
@@ -83,7 +84,7 @@ class ModelVersion(models.Model):
         return "/models/weights"
 
 
-class Endpoint(models.Model):
+class Endpoint(Reconciled):
     class State(models.TextChoices):
         ACTIVE = "active"
         DELETING = "deleting"
@@ -107,22 +108,10 @@ class Endpoint(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
-    generation = models.PositiveBigIntegerField(default=1)
-    observed_generation = models.PositiveBigIntegerField(default=0)
-    conditions = models.JSONField(default=list, blank=True)
-    last_reconciled_at = models.DateTimeField(null=True, blank=True)
     ready_replicas = models.PositiveIntegerField(default=0)
     # What the autoscaler last asked of the stable revision (its Deployment's `spec.replicas`, owned
     # by KEDA's HPA), as read back; 0 with a backend that reports nothing.
     desired_replicas = models.PositiveIntegerField(default=0)
-    # A worker holds the object until then while it reconciles it (control_plane/reconcile.py).
-    reconcile_lease_until = models.DateTimeField(null=True, blank=True)
-    # The resync queued a reconcile of it and queues no other until then, or until a worker
-    # claims it: a backlog holds each object once (control_plane/reconcile.py).
-    reconcile_queued_until = models.DateTimeField(null=True, blank=True)
-    # When the resync looks again although nothing changed: soon while progressing or failing,
-    # after RESYNC_STALE_AFTER_SECONDS once settled (to catch drift and heal lost messages).
-    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["tenant__slug", "name"]
@@ -177,7 +166,7 @@ class Revision(models.Model):
         return {**self.model_version.engine_args, **self.engine_args}
 
 
-class Rollout(models.Model):
+class Rollout(Reconciled):
     """Moves an endpoint from its stable revision to a new one: a canary in weighted steps
     promoted only on passing analysis, or a direct replacement once the new revision is ready.
     Reconciled like tenants and endpoints (`endpoints.rollouts.reconciler`)."""
@@ -226,14 +215,6 @@ class Rollout(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # The reconcile driver's bookkeeping, as on tenants and endpoints (control_plane/reconcile.py).
-    generation = models.PositiveBigIntegerField(default=1)
-    observed_generation = models.PositiveBigIntegerField(default=0)
-    conditions = models.JSONField(default=list, blank=True)
-    last_reconciled_at = models.DateTimeField(null=True, blank=True)
-    reconcile_lease_until = models.DateTimeField(null=True, blank=True)
-    reconcile_queued_until = models.DateTimeField(null=True, blank=True)
-    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["endpoint", "-created_at", "-id"]

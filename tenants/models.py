@@ -7,6 +7,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from control_plane.reconciled import Reconciled
+
 # DNS-1123 label; 56 characters at most so that `tenant-<slug>` stays a valid 63-character name.
 SLUG_MAX_LENGTH = 56
 NAMESPACE_PREFIX = "tenant-"
@@ -35,7 +37,7 @@ class PlatformRole(models.Model):
         return f"{self.user} ({self.role})"
 
 
-class Tenant(models.Model):
+class Tenant(Reconciled):
     class State(models.TextChoices):
         ACTIVE = "active"
         SUSPENDED = "suspended"
@@ -46,21 +48,8 @@ class Tenant(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
-    # Reconcile bookkeeping: the service bumps `generation`; the reconciler writes the rest.
-    generation = models.PositiveBigIntegerField(default=1)
-    observed_generation = models.PositiveBigIntegerField(default=0)
-    conditions = models.JSONField(default=list, blank=True)
-    last_reconciled_at = models.DateTimeField(null=True, blank=True)
     # `status.used` of the namespace's ResourceQuota as last read back from the cluster.
     quota_used = models.JSONField(null=True, blank=True)
-    # A worker holds the object until then while it reconciles it (control_plane/reconcile.py).
-    reconcile_lease_until = models.DateTimeField(null=True, blank=True)
-    # The resync queued a reconcile of it and queues no other until then, or until a worker
-    # claims it: a backlog holds each object once (control_plane/reconcile.py).
-    reconcile_queued_until = models.DateTimeField(null=True, blank=True)
-    # When the resync looks again although nothing changed: soon while progressing or failing,
-    # after RESYNC_STALE_AFTER_SECONDS once settled (to catch drift and heal lost messages).
-    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["slug"]
