@@ -66,10 +66,17 @@ def test_make_run_serves_the_console_with_demo_data(tmp_path):
             time.sleep(0.5)
         assert deployment.exists(), list((tmp_path / "run").rglob("*"))
         # The worker's reconciles show in the web's /metrics: both write to one multiprocess
-        # directory under RUN_DIR.
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
-            metrics = reply.read().decode()
-        assert 'control_plane_reconcile_duration_seconds_count{kind="endpoint"' in metrics
+        # directory under RUN_DIR. The worker records a reconcile once it has returned, a moment
+        # after its files are written.
+        wanted = 'control_plane_reconcile_duration_seconds_count{kind="endpoint"'
+        metrics = ""
+        deadline = time.monotonic() + 15
+        while wanted not in metrics and time.monotonic() < deadline:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+                metrics = reply.read().decode()
+            if wanted not in metrics:
+                time.sleep(0.5)
+        assert wanted in metrics
         assert list((tmp_path / "run" / "prometheus").glob("*.db"))
         # Every file of the embedded defaults stays under RUN_DIR, the broker's exchange
         # tables included (kombu writes them to ./control unless told otherwise).
