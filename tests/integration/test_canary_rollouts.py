@@ -223,11 +223,13 @@ def test_a_healthy_canary_is_promoted_through_every_step(rollout_world, scraped)
     promotion = AuditEvent.objects.get(action="rollout.promote")
     last_pass = rollout.checks.filter(verdict="pass").order_by("number").last()
     assert promotion.changes["check"]["number"] == last_pass.number
-    check = rollout.checks.first()
-    assert check.canary["requests"] >= 5
-    assert check.stable["requests"] >= 5
-    assert "ttft_vs_stable" in check.statistics
-    assert "vllm:time_to_first_token_seconds_bucket" in check.queries["canary"]["ttft"]
+    # Every pass saw at least the minimum on both sides. The first check may be inconclusive
+    # (no scrape of the canary yet under a loaded machine), so the passes are what is pinned.
+    for check in rollout.checks.filter(verdict="pass"):
+        assert check.canary["requests"] >= 5, check.canary
+        assert check.stable["requests"] >= 5, check.stable
+        assert "ttft_vs_stable" in check.statistics
+        assert "vllm:time_to_first_token_seconds_bucket" in check.queries["canary"]["ttft"]
 
 
 def test_a_canary_twice_as_slow_is_rolled_back_and_its_objects_removed(rollout_world, scraped):
