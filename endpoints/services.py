@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -20,8 +19,9 @@ from endpoints.gpu_pools import pool_for
 from endpoints.models import Endpoint, ModelVersion, Revision
 from endpoints.selectors import committed_by_endpoints, endpoint_commitment
 from scaling.models import ScalingPolicy
-from scaling.policy import parse_policy
-from scaling.services import policy_fields, scaling_policy_write
+from scaling.policy import ScalingChange
+from scaling.services import scaling_policy_write
+from scaling.spec import ScalingSpec
 from tenants.models import Tenant
 from tenants.resources import shortfalls
 from tenants.selectors import quota_limit
@@ -237,7 +237,7 @@ def endpoint_create(
     tenant: Tenant,
     name: str,
     model_version: ModelVersion,
-    scaling: dict[str, Any],
+    scaling: ScalingSpec,
     served_model_name: str = "",
 ) -> Endpoint:
     require_endpoint_role(actor, tenant, "deployer", "endpoint.create", name)
@@ -259,7 +259,7 @@ def endpoint_create(
             admit(
                 tenant=locked,
                 versions=[model_version],
-                max_replicas=scaling["max_replicas"],
+                max_replicas=scaling.max_replicas,
                 replacing=None,
             )
             endpoint = Endpoint.objects.create(
@@ -270,7 +270,7 @@ def endpoint_create(
             )
             endpoint.stable_revision = revision
             endpoint.save(update_fields=["stable_revision"])
-            endpoint.scaling_policy = scaling_policy_write(endpoint=endpoint, values=scaling)
+            endpoint.scaling_policy = scaling_policy_write(endpoint=endpoint, spec=scaling)
             record(
                 actor=actor,
                 action="endpoint.create",
@@ -283,7 +283,7 @@ def endpoint_create(
                         "served_model_name": endpoint.served_model_name,
                         "model_version": version_target(model_version),
                         "revision": revision.kubernetes_name,
-                        "scaling": scaling,
+                        "scaling": scaling.as_json(),
                     },
                 ),
             )
@@ -295,30 +295,30 @@ def endpoint_create(
 
 @retry_on_conflict
 def endpoint_update_scaling(
-    *, actor: Principal, endpoint: Endpoint, scaling: Mapping[str, Any]
+    *, actor: Principal, endpoint: Endpoint, change: ScalingChange
 ) -> Endpoint:
-    """Change the scaling policy. `scaling` is request-shaped and partial (a preset, fields,
-    schedule floors): it is merged over the policy as read inside this transaction, with the
-    endpoint locked, so two concurrent changes of different fields both hold."""
+    """Change the scaling policy. `change` may be partial (a preset, some fields, schedule
+    floors): it is applied to the policy as read inside this transaction, with the endpoint
+    locked, so two concurrent changes of different fields both hold."""
     tenant = endpoint.tenant
     require_endpoint_role(actor, tenant, "deployer", "endpoint.update", endpoint.name)
     with transaction.atomic():
         locked = lock_tenant(tenant)
         lock_endpoint(endpoint)
         policy = ScalingPolicy.objects.select_for_update().get(endpoint=endpoint)
-        before = policy_fields(policy)
-        values = parse_policy(scaling, base=before)
-        changes = diff(before, values)
+        before = policy.to_spec()
+        after = change.apply(before)
+        changes = diff(before.as_json(), after.as_json())
         if not changes:
             endpoint.scaling_policy = policy
             return endpoint
         admit(
             tenant=locked,
             versions=[r.model_version for r in endpoint.revisions_in_service()],
-            max_replicas=values["max_replicas"],
+            max_replicas=after.max_replicas,
             replacing=endpoint,
         )
-        policy = scaling_policy_write(endpoint=endpoint, values=values)
+        policy = scaling_policy_write(endpoint=endpoint, spec=after)
         bump_endpoint_generation(endpoint)
         record(
             actor=actor,

@@ -19,6 +19,7 @@ from endpoints.selectors import endpoint_commitment
 from frontend.console import actor_of, attempt, visible_endpoint
 from frontend.forms import RolloutStartForm, ScaleForm
 from frontend.tenant_pages import usable_versions as _versions
+from scaling.policy import parse_change
 from tenants.selectors import committed_resources, quota_limit
 
 
@@ -126,7 +127,7 @@ def endpoint_scale(request: HttpRequest, slug: str, name: str) -> HttpResponse:
     ok, result = attempt(
         request,
         lambda: endpoint_services.endpoint_update_scaling(
-            actor=actor, endpoint=endpoint, scaling=form.cleaned_data
+            actor=actor, endpoint=endpoint, change=parse_change(form.cleaned_data)
         ),
         form=form,
     )

@@ -43,6 +43,7 @@ class ScalingPolicy(models.Model):
 
     def to_spec(self) -> ScalingSpec:
         return ScalingSpec(
+            preset=self.preset,
             min_replicas=self.min_replicas,
             max_replicas=self.max_replicas,
             target_queue_per_replica=self.target_queue_per_replica,

@@ -9,16 +9,17 @@ quota admitted it, so no recommendation may exceed it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from scaling.comparison import Comparison, compare
+from scaling.policy import TUNABLE_FIELDS
 from scaling.presets import PRESETS, preset
 from scaling.simulator.engine import SimConfig
 from scaling.simulator.trace import Trace
 from scaling.spec import ScalingSpec
 
-POLICY_FIELDS = tuple(f.name for f in fields(ScalingSpec) if f.name != "schedule_floors")
+POLICY_FIELDS = TUNABLE_FIELDS
 
 
 def candidates(*, max_replicas: int) -> dict[str, ScalingSpec]:

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from scaling.models import ScalingPolicy
-from scaling.policy import TUNABLE_FIELDS
+from scaling.spec import ScalingSpec
 
 
-def policy_fields(policy: ScalingPolicy) -> dict[str, Any]:
-    values = {name: getattr(policy, name) for name in TUNABLE_FIELDS}
-    values["schedule_floors"] = policy.schedule_floors
-    values["preset"] = policy.preset
-    return values
-
-
-def scaling_policy_write(*, endpoint, values: dict[str, Any]) -> ScalingPolicy:
-    policy, _ = ScalingPolicy.objects.update_or_create(endpoint=endpoint, defaults=values)
+def scaling_policy_write(*, endpoint, spec: ScalingSpec) -> ScalingPolicy:
+    # The row's columns are the spec's fields, floors as JSON.
+    policy, _ = ScalingPolicy.objects.update_or_create(endpoint=endpoint, defaults=spec.as_json())
     return policy

@@ -14,7 +14,7 @@ Defaults follow KEDA and the Kubernetes HPA documentation:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import time
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -29,6 +29,15 @@ class ScheduleFloor:
     end: time
     timezone: str
     min_replicas: int = 1
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "days": list(self.days),
+            "start": self.start.strftime("%H:%M"),
+            "end": self.end.strftime("%H:%M"),
+            "timezone": self.timezone,
+            "min_replicas": self.min_replicas,
+        }
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,9 @@ class ScalingSpec:
     scale_down_percent_per_period: int = 100
     policy_period_s: int = 15
     schedule_floors: tuple[ScheduleFloor, ...] = field(default_factory=tuple)
+    # The preset the numbers were taken from, if any: a label for people, so it takes no part in
+    # equality (the same numbers are the same policy).
+    preset: str = field(default="", compare=False)
 
     @property
     def scales_to_zero(self) -> bool:
@@ -67,3 +79,12 @@ class ScalingSpec:
 
     def with_changes(self, **changes: object) -> ScalingSpec:
         return replace(self, **changes)
+
+    def as_json(self) -> dict[str, object]:
+        """Every field as JSON values (floors with 'HH:MM' times): what the policy row stores,
+        the audit trail records and the API answers."""
+        values: dict[str, object] = {
+            f.name: getattr(self, f.name) for f in fields(self) if f.name != "schedule_floors"
+        }
+        values["schedule_floors"] = [floor.as_json() for floor in self.schedule_floors]
+        return values

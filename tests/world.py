@@ -9,7 +9,8 @@ from django.contrib.auth.models import User
 from endpoints import services as endpoint_services
 from endpoints.catalog import ModelVersionSpec
 from endpoints.models import Endpoint, ModelVersion
-from scaling.policy import resolve_policy
+from scaling.policy import parse_policy
+from scaling.spec import ScalingSpec
 from tenants.models import Tenant
 from tenants.services import api_key_create
 from tests.factories import (
@@ -41,8 +42,8 @@ def gpu_model_spec(name: str = "llama-8b", version: str = "1", **changes) -> Mod
     return ModelVersionSpec(**values)
 
 
-def scaling(**overrides) -> dict:
-    return resolve_policy(preset="balanced", overrides=overrides, schedule_floors=None)
+def scaling(**overrides) -> ScalingSpec:
+    return parse_policy({"preset": "balanced", **overrides})
 
 
 def make_endpoint(tenant: Tenant, name: str, version: ModelVersion, **scaling_overrides):

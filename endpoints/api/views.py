@@ -26,7 +26,7 @@ from endpoints.models import Endpoint, ModelVersion
 from endpoints.reconciler import desired_objects
 from scaling.api.serializers import ScalingComparisonQuerySerializer, ScalingComparisonSerializer
 from scaling.comparison import TooManyRequests, compare_endpoint_traffic
-from scaling.policy import parse_policy
+from scaling.policy import parse_change, parse_policy
 from scaling.simulator.engine import SimConfig
 from scaling.telemetry import NoRequestsObserved, TelemetryUnavailable
 from tenants.selectors import tenant_for
@@ -128,7 +128,9 @@ class EndpointViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         data = EndpointUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         endpoint = services.endpoint_update_scaling(
-            actor=self.principal, endpoint=endpoint, scaling=data.validated_data["scaling"]
+            actor=self.principal,
+            endpoint=endpoint,
+            change=parse_change(data.validated_data["scaling"]),
         )
         return Response(EndpointSerializer(endpoint).data)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from control_plane.api.serializers import StrictInputSerializer
+from scaling.policy import FIELD_RULES, FieldRule
 from scaling.presets import PRESETS
 from scaling.spec import WEEKDAYS
 
@@ -19,55 +20,38 @@ class ScheduleFloorSerializer(StrictInputSerializer):
     min_replicas = serializers.IntegerField(min_value=1, max_value=1000, default=1)
 
 
+def _policy_field(rule: FieldRule) -> serializers.Field:
+    if rule.kind is int:
+        return serializers.IntegerField(
+            min_value=int(rule.minimum),
+            max_value=int(rule.maximum),
+            required=False,
+            allow_null=rule.nullable,
+            help_text=rule.help_text or None,
+        )
+    return serializers.FloatField(
+        min_value=rule.minimum,
+        max_value=rule.maximum,
+        required=False,
+        allow_null=rule.nullable,
+        help_text=rule.help_text or None,
+    )
+
+
 class ScalingPolicyInputSerializer(StrictInputSerializer):
     """A preset, then any field to override. Omitted fields keep the preset's (on create) or the
-    current policy's (on update) value."""
+    current policy's (on update) value. Types and bounds come from `scaling.policy.FIELD_RULES`,
+    the rules `parse_policy` applies, so the schema and the parser cannot disagree."""
 
     preset = serializers.ChoiceField(choices=sorted(PRESETS), required=False)
-    min_replicas = serializers.IntegerField(min_value=0, max_value=1000, required=False)
-    max_replicas = serializers.IntegerField(min_value=1, max_value=1000, required=False)
-    target_queue_per_replica = serializers.FloatField(
-        min_value=0.01, max_value=10_000, required=False
-    )
-    activation_queue = serializers.FloatField(min_value=0, max_value=10_000, required=False)
-    ttft_p95_target_ms = serializers.IntegerField(
-        min_value=1, max_value=600_000, required=False, allow_null=True
-    )
-    target_kv_cache_usage_per_replica = serializers.FloatField(
-        min_value=0.01,
-        max_value=1,
-        required=False,
-        allow_null=True,
-        help_text="Average vllm:kv_cache_usage_perc per replica (0-1) the autoscaler keeps.",
-    )
-    target_in_flight_per_replica = serializers.FloatField(
-        min_value=0.01,
-        max_value=100_000,
-        required=False,
-        allow_null=True,
-        help_text="Average requests running or waiting per replica; null: no such trigger.",
-    )
-    polling_interval_s = serializers.IntegerField(min_value=1, max_value=3600, required=False)
-    cooldown_s = serializers.IntegerField(min_value=0, max_value=86400, required=False)
-    scale_up_stabilization_s = serializers.IntegerField(min_value=0, max_value=3600, required=False)
-    scale_down_stabilization_s = serializers.IntegerField(
-        min_value=0, max_value=3600, required=False
-    )
-    scale_up_pods_per_period = serializers.IntegerField(min_value=1, max_value=1000, required=False)
-    scale_up_percent_per_period = serializers.IntegerField(
-        min_value=1, max_value=1000, required=False
-    )
-    scale_down_percent_per_period = serializers.IntegerField(
-        min_value=1, max_value=100, required=False
-    )
-    policy_period_s = serializers.IntegerField(min_value=1, max_value=1800, required=False)
     schedule_floors = ScheduleFloorSerializer(many=True, required=False)
 
-    def overrides(self) -> dict:
-        data = dict(self.validated_data)
-        data.pop("preset", None)
-        data.pop("schedule_floors", None)
-        return data
+    def get_fields(self) -> dict[str, serializers.Field]:
+        declared = super().get_fields()
+        fields = {"preset": declared.pop("preset")}
+        fields.update({name: _policy_field(rule) for name, rule in FIELD_RULES.items()})
+        fields.update(declared)
+        return fields
 
 
 class ScalingPolicySerializer(serializers.Serializer):

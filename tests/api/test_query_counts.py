@@ -45,8 +45,7 @@ def _endpoints(world, count):
     for endpoint, revision in zip(endpoints, revisions, strict=True):
         endpoint.stable_revision = revision
     Endpoint.objects.bulk_update(endpoints, ["stable_revision"])
-    values = scaling()
-    values.pop("preset")
+    values = scaling().as_json()
     ScalingPolicy.objects.bulk_create([ScalingPolicy(endpoint=e, **values) for e in endpoints])
 
 

@@ -15,7 +15,7 @@ from control_plane.conditions import condition
 from endpoints import services as endpoint_services
 from endpoints.models import Endpoint
 from endpoints.reconciler import reconcile_endpoint
-from scaling.services import policy_fields
+from scaling.policy import parse_change
 from tenants import services as tenant_services
 from tenants.reconciler import reconcile_tenant
 from tests.factories import system
@@ -27,9 +27,8 @@ DEPLOYMENT = ObjectRef("apps/v1", "Deployment", "tenant-acme", "chat-r1")
 
 
 def _scale_to_zero(world) -> None:
-    policy = policy_fields(world.own_endpoint.scaling_policy)
     endpoint_services.endpoint_update_scaling(
-        actor=system(), endpoint=world.own_endpoint, scaling=policy | {"min_replicas": 0}
+        actor=system(), endpoint=world.own_endpoint, change=parse_change({"min_replicas": 0})
     )
 
 

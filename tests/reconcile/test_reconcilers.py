@@ -11,7 +11,7 @@ from control_plane.reconcile import Claim, claim
 from endpoints import services as endpoint_services
 from endpoints.models import Endpoint
 from endpoints.reconciler import PAUSED_REPLICAS_ANNOTATION, reconcile_endpoint
-from scaling.services import policy_fields
+from scaling.policy import parse_change
 from tenants import services as tenant_services
 from tenants.models import Quota, Tenant
 from tenants.reconciler import reconcile_tenant
@@ -126,15 +126,14 @@ def test_endpoint_waits_for_its_namespace(world, kube_backend):
 
 
 def test_raising_min_replicas_prunes_the_interceptor_route(world, kube_backend):
-    policy = policy_fields(world.own_endpoint.scaling_policy)
     endpoint_services.endpoint_update_scaling(
-        actor=system(), endpoint=world.own_endpoint, scaling=policy | {"min_replicas": 0}
+        actor=system(), endpoint=world.own_endpoint, change=parse_change({"min_replicas": 0})
     )
     _reconcile_all(world, kube_backend)
     route = ObjectRef("http.keda.sh/v1beta1", "InterceptorRoute", "tenant-acme", "chat")
     assert kube_backend.get(route) is not None
     endpoint_services.endpoint_update_scaling(
-        actor=system(), endpoint=world.own_endpoint, scaling=policy | {"min_replicas": 1}
+        actor=system(), endpoint=world.own_endpoint, change=parse_change({"min_replicas": 1})
     )
     reconcile_endpoint(world.own_endpoint.pk, backend=kube_backend)
     assert kube_backend.get(route) is None

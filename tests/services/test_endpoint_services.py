@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from control_plane.errors import Conflict, QuotaExceeded, ValidationFailed
 from endpoints import services
 from endpoints.selectors import committed_by_endpoints
-from scaling.services import policy_fields
+from scaling.policy import parse_change
 from tenants.models import Quota
 from tenants.selectors import quota_limit
 from tenants.services import QuotaValues, quota_update
@@ -62,7 +62,7 @@ def test_a_canary_counts_next_to_the_stable_revision(catalog):
         services.endpoint_update_scaling(
             actor=system(),
             endpoint=endpoint,
-            scaling=policy_fields(endpoint.scaling_policy) | {"max_replicas": 5},
+            change=parse_change({"max_replicas": 5}),
         )
 
 

@@ -60,7 +60,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--policy",
             help=(
-                f"a preset ({', '.join(PRESETS)}) or a ScalingSpec as a JSON object; "
+                f"a preset ({', '.join(PRESETS)}) or a JSON object as the API's `scaling` "
+                "takes it (omitted fields come from the preset it names, or balanced); "
                 "with --endpoint it defaults to the endpoint's own policy"
             ),
         )

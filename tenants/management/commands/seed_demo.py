@@ -12,7 +12,7 @@ from control_plane.auth.principal import principal_for_user
 from endpoints import services as endpoint_services
 from endpoints.catalog import ModelVersionSpec
 from endpoints.models import Endpoint, ModelVersion
-from scaling.policy import resolve_policy
+from scaling.policy import parse_policy
 from tenants import services
 from tenants.models import Membership, PlatformRole, Tenant
 
@@ -96,9 +96,7 @@ class Command(BaseCommand):
                 name="chat",
                 served_model_name="llama-3.1-8b",
                 model_version=ModelVersion.objects.get(name="llama-3.1-8b-instruct"),
-                scaling=resolve_policy(
-                    preset="balanced", overrides={"max_replicas": 4}, schedule_floors=None
-                ),
+                scaling=parse_policy({"preset": "balanced", "max_replicas": 4}),
             )
         for old in admin.api_keys.filter(name=DEMO_KEY_NAME, revoked_at__isnull=True):
             services.api_key_revoke(actor=actor, key=old)
