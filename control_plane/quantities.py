@@ -12,11 +12,13 @@ from decimal import Decimal, InvalidOperation
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
-_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+MEMORY_PATTERN = r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
+_MEMORY = re.compile(MEMORY_PATTERN)
 # The largest amount a column holds (PostgreSQL bigint): beyond it a quantity is refused with
 # this bound named, not stored as an overflow.
 MAX_AMOUNT = 2**63 - 1
-_CPU = re.compile(r"^(\d+(?:\.\d{1,3})?)(m)?$")
+CPU_PATTERN = r"^(\d+(?:\.\d{1,3})?)(m)?$"
+_CPU = re.compile(CPU_PATTERN)
 
 
 class QuantityError(ValueError):

@@ -12,8 +12,9 @@ from control_plane.reconciled import Reconciled
 # DNS-1123 label; 56 characters at most so that `tenant-<slug>` stays a valid 63-character name.
 SLUG_MAX_LENGTH = 56
 NAMESPACE_PREFIX = "tenant-"
+DNS1123_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 dns1123_label = RegexValidator(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+    DNS1123_LABEL_PATTERN,
     "must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a "
     "letter or digit",
 )

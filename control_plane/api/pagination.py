@@ -20,3 +20,13 @@ class BoundedPageNumberPagination(PageNumberPagination):
                 {"page_size": [f"must be a whole number from 1 to {self.max_page_size}"]}
             )
         return min(int(raw), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        # The bounds the parameters are checked against, so clients and fuzzers know them.
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+            elif parameter["name"] == self.page_query_param:
+                parameter["schema"].update(minimum=1)
+        return parameters

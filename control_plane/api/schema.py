@@ -3,7 +3,11 @@ the one error shape of control_plane/api/errors.py."""
 
 from __future__ import annotations
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -62,3 +66,25 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": "An API key: `Authorization: Bearer cpk_<prefix>_<secret>`.",
         }
+
+
+class StrictInputSerializerScheme(OpenApiSerializerExtension):
+    """Request bodies refuse unknown fields (StrictInputSerializer): the schema says so with
+    `additionalProperties: false`, so generated clients and fuzzers do not send them."""
+
+    target_class = "control_plane.api.serializers.StrictInputSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction) -> dict:
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        schema["additionalProperties"] = False
+        return schema
+
+
+class DocumentedPatternFieldScheme(OpenApiSerializerFieldExtension):
+    target_class = "control_plane.api.serializers.DocumentedPatternField"
+
+    def map_serializer_field(self, auto_schema, direction) -> dict:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        schema["pattern"] = self.target.pattern
+        return schema

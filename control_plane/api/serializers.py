@@ -24,3 +24,13 @@ class StrictInputSerializer(serializers.Serializer):
             if isinstance(nested.detail, dict):
                 errors = {**nested.detail, **errors}
         raise serializers.ValidationError(errors)
+
+
+class DocumentedPatternField(serializers.CharField):
+    """A string whose pattern the OpenAPI schema states (control_plane/api/schema.py), while the
+    service checks it and answers in its own words: a RegexField would answer DRF's "does not
+    match the required pattern", which names no rule."""
+
+    def __init__(self, *, pattern: str, **kwargs) -> None:
+        self.pattern = pattern
+        super().__init__(**kwargs)

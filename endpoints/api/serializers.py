@@ -3,8 +3,10 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from control_plane.api.serializers import StrictInputSerializer
+from control_plane.api.serializers import DocumentedPatternField, StrictInputSerializer
 from control_plane.quantities import (
+    CPU_PATTERN,
+    MEMORY_PATTERN,
     QuantityError,
     format_cpu,
     format_memory,
@@ -95,8 +97,8 @@ class ModelVersionInputSerializer(StrictInputSerializer):
     mig_profile = serializers.ChoiceField(
         choices=["", *MIG_PROFILES], required=False, allow_blank=True, default=""
     )
-    cpu = serializers.CharField(max_length=32, default="4")
-    memory = serializers.CharField(max_length=32, default="32Gi")
+    cpu = DocumentedPatternField(pattern=CPU_PATTERN, max_length=32, default="4")
+    memory = DocumentedPatternField(pattern=MEMORY_PATTERN, max_length=32, default="32Gi")
     expected_load_seconds = serializers.IntegerField(min_value=1, max_value=3600, default=120)
 
     def validate_cpu(self, value: str) -> int:

@@ -4,15 +4,25 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from control_plane.api.serializers import StrictInputSerializer
+from control_plane.api.serializers import DocumentedPatternField, StrictInputSerializer
 from control_plane.quantities import (
+    CPU_PATTERN,
+    MEMORY_PATTERN,
     QuantityError,
     format_cpu,
     format_memory,
     parse_cpu_millicores,
     parse_memory_bytes,
 )
-from tenants.models import MIG_PROFILES, ApiKey, Membership, Quota, Tenant
+from tenants.models import (
+    DNS1123_LABEL_PATTERN,
+    MIG_PROFILES,
+    SLUG_MAX_LENGTH,
+    ApiKey,
+    Membership,
+    Quota,
+    Tenant,
+)
 from tenants.services import QuotaValues
 
 
@@ -40,8 +50,12 @@ class QuotaSerializer(StrictInputSerializer):
         child=serializers.IntegerField(min_value=0, max_value=100_000), required=False, default={}
     )
     max_endpoints = serializers.IntegerField(min_value=0, max_value=10_000)
-    cpu = serializers.CharField(max_length=32, help_text="CPU cores, e.g. '64' or '500m'.")
-    memory = serializers.CharField(max_length=32, help_text="Memory, e.g. '256Gi'.")
+    cpu = DocumentedPatternField(
+        pattern=CPU_PATTERN, max_length=32, help_text="CPU cores, e.g. '64' or '500m'."
+    )
+    memory = DocumentedPatternField(
+        pattern=MEMORY_PATTERN, max_length=32, help_text="Memory, e.g. '256Gi'."
+    )
 
     def validate_mig_slices(self, value: dict) -> dict:
         unknown = sorted(set(value) - set(MIG_PROFILES))
@@ -125,7 +139,7 @@ class TenantSerializer(serializers.ModelSerializer):
 
 
 class TenantCreateSerializer(StrictInputSerializer):
-    slug = serializers.CharField(max_length=56)
+    slug = DocumentedPatternField(pattern=DNS1123_LABEL_PATTERN, max_length=SLUG_MAX_LENGTH)
     display_name = serializers.CharField(max_length=200)
     quota = QuotaSerializer(required=False)
 

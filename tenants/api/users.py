@@ -8,7 +8,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
 from control_plane.api.mixins import PrincipalMixin
-from control_plane.api.serializers import StrictInputSerializer
+from control_plane.api.serializers import DocumentedPatternField, StrictInputSerializer
 from tenants import users
 
 
@@ -23,7 +23,8 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class UserCreateSerializer(StrictInputSerializer):
-    username = serializers.CharField(max_length=users.USERNAME_MAX_LENGTH)
+    # Django's UnicodeUsernameValidator checks it; the schema states the same rule.
+    username = DocumentedPatternField(pattern=r"^[\w.@+-]+$", max_length=users.USERNAME_MAX_LENGTH)
     password = serializers.CharField(write_only=True, max_length=4096)
     email = serializers.EmailField(required=False, allow_blank=True)
 
