@@ -3,8 +3,6 @@ the one error shape of control_plane/api/errors.py."""
 
 from __future__ import annotations
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
-
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
@@ -50,15 +48,3 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
                 if status[0] in "45" and "content" not in response:
                     response["content"] = {"application/json": {"schema": reference}}
     return result
-
-
-class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "control_plane.auth.authentication.ApiKeyAuthentication"
-    name = "apiKey"
-
-    def get_security_definition(self, auto_schema) -> dict:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "An API key: `Authorization: Bearer cpk_<prefix>_<secret>`.",
-        }

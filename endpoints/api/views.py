@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from control_plane.api.mixins import PrincipalMixin, TenantScopedMixin
+from control_plane.api.mixins import PrincipalMixin
 from control_plane.api.renderers import ManifestYamlRenderer
 from control_plane.errors import Conflict, Unavailable, ValidationFailed
 from endpoints import selectors, services
@@ -29,6 +29,7 @@ from scaling.comparison import TooManyRequests, compare_endpoint_traffic
 from scaling.policy import parse_policy
 from scaling.simulator.engine import SimConfig
 from scaling.telemetry import NoRequestsObserved, TelemetryUnavailable
+from tenants.api.mixins import TenantScopedMixin
 from tenants.selectors import tenant_for
 
 
