@@ -24,8 +24,9 @@ from control_plane.auth.principal import Principal
 from control_plane.cluster import ClusterBackend
 from control_plane.conditions import set_condition
 from control_plane.reconcile import (
-    Claim,
     Failure,
+    Heartbeat,
+    Lease,
     claim,
     failure_of,
     next_check,
@@ -90,8 +91,9 @@ def run(kind: ReconcileKind, pk: int, *, backend: ClusterBackend) -> Outcome:
 
 def _run(kind: ReconcileKind, pk: int, *, backend: ClusterBackend) -> Outcome:
     claimed = claim(kind.model, pk)
-    if claimed is not Claim.CLAIMED:
+    if not isinstance(claimed, Lease):
         return Outcome(claimed.value)
+    heartbeat = Heartbeat(claimed)
     try:
         obj = kind.load(pk)
         if obj is None:
@@ -105,7 +107,7 @@ def _run(kind: ReconcileKind, pk: int, *, backend: ClusterBackend) -> Outcome:
                 raise
             return Outcome.FAILED
     finally:
-        release(kind.model, pk)
+        release(heartbeat.stop())
 
 
 def write_failure(kind: ReconcileKind, obj: Any, failure: Failure) -> None:

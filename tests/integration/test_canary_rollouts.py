@@ -16,7 +16,7 @@ import requests
 
 from control_plane.audit.models import AuditEvent
 from control_plane.cluster.directory_backend import DirectoryBackend
-from control_plane.reconcile import Claim, claim
+from control_plane.reconcile import Lease, claim
 from endpoints import services as endpoint_services
 from endpoints.models import Endpoint, Rollout
 from endpoints.reconciler import ENDPOINTS, desired_objects, reconcile_endpoint
@@ -341,7 +341,7 @@ def test_a_worker_killed_mid_check_leaves_nothing_half_done_and_the_next_tick_co
         assert rollout.step_passed_seconds == 0
         # The killed worker's lease holds the rollout until it expires.
         Rollout.objects.filter(pk=rollout.pk).update(reconcile_lease_until=None)
-        assert claim(Rollout, rollout.pk) is Claim.CLAIMED
+        assert isinstance(claim(Rollout, rollout.pk), Lease)
         Rollout.objects.filter(pk=rollout.pk).update(reconcile_lease_until=None)
         rollout = _drive(
             rollout, backend, gateway, until=lambda r: r.retired_at is not None, timeout=60
