@@ -147,9 +147,11 @@ class Heartbeat:
             while not self._stopped.wait(self._interval):
                 try:
                     renewed = renew(self.lease)
-                except DatabaseError as error:
-                    # The reconcile meets the same outage and fails visibly; keep trying.
+                except Exception as error:
+                    # A database outage (the reconcile meets it too, and fails visibly) or a
+                    # dropped connection: keep trying until the reconcile ends.
                     logger.warning("could not renew the lease of %s: %s", self.lease, error)
+                    connection.close()
                     continue
                 if renewed is None:
                     self.lost = True

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -13,6 +14,7 @@ from rest_framework.response import Response
 from control_plane.api.mixins import PrincipalMixin
 from control_plane.api.renderers import ManifestYamlRenderer
 from control_plane.errors import Conflict, Unavailable, ValidationFailed
+from control_plane.render_context import RenderContext
 from endpoints import selectors, services
 from endpoints.api.serializers import (
     EndpointCreateSerializer,
@@ -144,7 +146,8 @@ class EndpointViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     )
     def manifests(self, request, slug: str, name: str):
         endpoint = selectors.endpoint_for(tenant=self.tenant, name=name)
-        return Response({"objects": desired_objects(endpoint)})
+        context = RenderContext.from_settings(settings)
+        return Response({"objects": desired_objects(endpoint, context)})
 
     @extend_schema(
         parameters=[ScalingComparisonQuerySerializer],

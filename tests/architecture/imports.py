@@ -24,10 +24,13 @@ KERNEL_MODULES = (
     "reconciled",
     "transactions",
     "quantities",
+    "render_context",
     "request_context",
     "scheduling",
 )
 SHELL_IN_KERNEL_PACKAGES = ("control_plane/api/routes.py",)
+# Pure functions of their arguments and a RenderContext (docs/decisions/0012).
+RENDERING_MODULES = ("tenants/manifests.py", "endpoints/manifests.py", "scaling/manifests.py")
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tests.architecture.imports import (
     APPS,
+    RENDERING_MODULES,
     ROOT,
     import_chain,
     imports_of,
@@ -63,3 +64,13 @@ def test_every_listed_exception_is_still_needed():
         if found.in_function
     }
     assert set(FUNCTION_IMPORT_EXCEPTIONS) <= present
+
+
+def test_no_manifests_module_imports_the_settings():
+    offending = [
+        f"{found.path}:{found.line} imports {found.module}"
+        for relative in RENDERING_MODULES
+        for found in imports_of(ROOT / relative)
+        if found.module == "django.conf" or found.module.startswith("django.conf.")
+    ]
+    assert offending == []
