@@ -3,11 +3,11 @@ CELERY_METRICS_PORT).
 
 Two kinds:
 - Observed in the process that does the work: request latency and server errors per route (the
-  middleware below, in the web), reconcile outcomes and durations per kind (`observe_reconcile`,
-  in the workers). gunicorn and Celery's prefork pool run several processes per pod, so with
-  PROMETHEUS_MULTIPROC_DIR set every process writes its samples to files there and a scrape sums
-  them (prometheus_client's multiprocess mode); without it (tests, one process) the process's
-  own registry is served.
+  middleware below, in the web), reconcile outcomes and durations per kind (declared by the
+  kernel's control_plane/reconcile_driver.py, in the workers). gunicorn and Celery's prefork
+  pool run several processes per pod, so with PROMETHEUS_MULTIPROC_DIR set every process writes
+  its samples to files there and a scrape sums them (prometheus_client's multiprocess mode);
+  without it (tests, one process) the process's own registry is served.
 - Computed from the database and the broker at scrape time, in the web only: queue depth, audit
   chain length, rollouts per state and rollout transitions. They are the same whichever pod
   answers, so no process has to keep them.
@@ -61,17 +61,6 @@ REQUEST_ERRORS = CounterMetric(
     "HTTP requests answered with a 5xx status, by route, method and status.",
     ["route", "method", "status"],
 )
-RECONCILE_DURATION = Histogram(
-    "control_plane_reconcile_duration_seconds",
-    "Time of one reconcile, by kind (tenant, endpoint, rollout) and outcome (the driver's "
-    "Outcome, or `error` when it raised to be retried).",
-    ["kind", "outcome"],
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
-)
-
-
-def observe_reconcile(kind: str, outcome: str, seconds: float) -> None:
-    RECONCILE_DURATION.labels(kind=kind, outcome=outcome).observe(seconds)
 
 
 def route_of(request: HttpRequest) -> str:

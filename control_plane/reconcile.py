@@ -2,39 +2,56 @@
 
 A reconcile claims its object with a conditional UPDATE on `reconcile_lease_until` and checks the
 row count, so two workers (a queued change and a resync, or a redelivered message after a
-worker was killed) never reconcile the same object at once. The lease expires on its own, so a
-worker killed mid-reconcile blocks nobody for long.
+worker was killed) never reconcile the same object at once. The lease is short
+(RECONCILE_LEASE_SECONDS) and a heartbeat renews it while the reconcile runs, so a reconcile of
+any length keeps its object and a worker killed mid-reconcile blocks it for one short lease.
+
+The expiry the holder wrote is its token: renewing and releasing are compare-and-set on it, so
+a holder that lost its lease (paused past the expiry, then claimed by another worker) can
+neither extend nor release the new holder's lease.
 """
 
 from __future__ import annotations
 
 import enum
 import errno
+import logging
 import random
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 
 from django.conf import settings
-from django.db import DatabaseError, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from control_plane.cluster import ClusterBackend, ClusterError, get_backend
 from control_plane.errors import ServiceError
 
+logger = logging.getLogger(__name__)
+
 
 def lease() -> timedelta:
-    """How long a claim holds an object (RECONCILE_LEASE_SECONDS): longer than a reconcile
-    takes, short enough that a killed worker's objects are taken over soon."""
+    """How long a claim holds an object unless its heartbeat renews it (RECONCILE_LEASE_SECONDS):
+    how long a killed worker's objects wait before another worker takes them over."""
     return timedelta(seconds=settings.RECONCILE_LEASE_SECONDS)
 
 
 class Claim(enum.Enum):
-    CLAIMED = "claimed"
     BUSY = "busy"  # another worker holds the lease
     GONE = "gone"  # the row was deleted: nothing left to reconcile
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A claim held on one row until `until`, which is also the holder's token."""
+
+    model: type[models.Model]
+    pk: int
+    until: datetime
 
 
 def queued_mark() -> timedelta:
@@ -45,16 +62,32 @@ def queued_mark() -> timedelta:
     return max(lease(), timedelta(seconds=settings.RESYNC_STALE_AFTER_SECONDS))
 
 
-def claim(model: type[models.Model], pk: int) -> Claim:
+def claim(model: type[models.Model], pk: int) -> Lease | Claim:
     now = timezone.now()
+    until = now + lease()
     claimed = (
         model.objects.filter(pk=pk)
         .filter(Q(reconcile_lease_until__isnull=True) | Q(reconcile_lease_until__lt=now))
-        .update(reconcile_lease_until=now + lease(), reconcile_queued_until=None)
+        .update(reconcile_lease_until=until, reconcile_queued_until=None)
     )
     if claimed == 1:
-        return Claim.CLAIMED
+        return Lease(model, pk, until)
     return Claim.BUSY if model.objects.filter(pk=pk).exists() else Claim.GONE
+
+
+def renew(held: Lease) -> Lease | None:
+    """Extend a lease still held: the renewed lease, the same one when the row is locked by a
+    transaction just now (try again at the next beat), or None when it is no longer ours
+    (released, or expired and claimed by another worker)."""
+    until = timezone.now() + lease()
+    rows = held.model.objects.filter(pk=held.pk, reconcile_lease_until=held.until)
+    with transaction.atomic():
+        # SKIP LOCKED: never wait on the reconcile's own status write (or a test's transaction)
+        # holding the row; the next beat comes well before the lease runs out.
+        if rows.select_for_update(skip_locked=True).values_list("pk", flat=True):
+            rows.update(reconcile_lease_until=until)
+            return replace(held, until=until)
+    return held if rows.exists() else None
 
 
 def claim_due(
@@ -84,8 +117,56 @@ def claim_due(
     return pks
 
 
-def release(model: type[models.Model], pk: int) -> None:
-    model.objects.filter(pk=pk).update(reconcile_lease_until=None)
+def release(held: Lease) -> None:
+    held.model.objects.filter(pk=held.pk, reconcile_lease_until=held.until).update(
+        reconcile_lease_until=None
+    )
+
+
+class Heartbeat:
+    """Renews a lease every third of its length while a reconcile runs, from a daemon thread.
+
+    The lease can then be short, so a killed worker's objects are taken over within one lease,
+    while a reconcile that takes longer (a slow API server, backend retries) keeps its object
+    instead of being claimed a second time. A reconcile shorter than one beat touches nothing.
+    Celery's hard time limit (CELERY_TASK_TIME_LIMIT) kills a hung worker process, and its
+    heartbeat with it."""
+
+    def __init__(self, held: Lease, *, interval: float | None = None) -> None:
+        self.lease = held
+        self.lost = False
+        self._interval = interval if interval is not None else lease().total_seconds() / 3
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"lease-{held.model.__name__}-{held.pk}", daemon=True
+        )
+        self._thread.start()
+
+    def _beat(self) -> None:
+        try:
+            while not self._stopped.wait(self._interval):
+                try:
+                    renewed = renew(self.lease)
+                except Exception as error:
+                    # A database outage (the reconcile meets it too, and fails visibly) or a
+                    # dropped connection: keep trying until the reconcile ends.
+                    logger.warning("could not renew the lease of %s: %s", self.lease, error)
+                    connection.close()
+                    continue
+                if renewed is None:
+                    self.lost = True
+                    logger.warning("lost the lease of %s", self.lease)
+                    return
+                self.lease = renewed
+        finally:
+            # Django connections are per thread: close the one this thread may have opened.
+            connection.close()
+
+    def stop(self) -> Lease:
+        """Stop renewing; the lease as last renewed, to release."""
+        self._stopped.set()
+        self._thread.join()
+        return self.lease
 
 
 @cache

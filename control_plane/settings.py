@@ -145,8 +145,8 @@ CACHES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "control_plane.auth.authentication.ApiKeyAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "tenants.authentication.ApiKeyAuthentication",
+        "tenants.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "control_plane.api.pagination.BoundedPageNumberPagination",
@@ -216,7 +216,9 @@ RESYNC_INTERVAL_SECONDS = env_int("RESYNC_INTERVAL_SECONDS", 30, minimum=1)
 READINESS_RECHECK_SECONDS = env_int("READINESS_RECHECK_SECONDS", 20, minimum=1)
 PRUNE_ORPHANS_INTERVAL_SECONDS = env_int("PRUNE_ORPHANS_INTERVAL_SECONDS", 600, minimum=10)
 RESYNC_STALE_AFTER_SECONDS = env_int("RESYNC_STALE_AFTER_SECONDS", 600, minimum=1)
-RECONCILE_LEASE_SECONDS = env_int("RECONCILE_LEASE_SECONDS", 300, minimum=5)
+# A heartbeat renews the lease every third of it while the reconcile runs (control_plane/
+# reconcile.py): a reconcile of any length keeps its object, a killed worker's wait this long.
+RECONCILE_LEASE_SECONDS = env_int("RECONCILE_LEASE_SECONDS", 45, minimum=5)
 # Tasks outside the apps' `tasks` modules (the project shell's periodic tasks).
 CELERY_IMPORTS = ["control_plane.resync"]
 CELERY_BEAT_SCHEDULE = {

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from control_plane.api import schema  # noqa: F401  (registers the API key auth scheme)
+from control_plane.api import schema  # noqa: F401  (registers the schema extensions)
 from control_plane.api.routes import api_urlpatterns
 from control_plane.health import healthz, readyz
 from control_plane.metrics import metrics_view

@@ -1,50 +1,31 @@
-"""GPU pools configured in settings (`GPU_POOLS`), and which pool a model version runs on."""
+"""Which GPU pool a model version runs on. The pools are configured in settings (`GPU_POOLS`)
+and reach rendering through the RenderContext (control_plane/render_context.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 from django.conf import settings
 
 from control_plane.errors import ValidationFailed
+from control_plane.render_context import GpuPool, pools_from_setting
+
+__all__ = ["GpuPool", "configured_pools", "pool_for"]
 
 
-@dataclass(frozen=True)
-class GpuPool:
-    name: str
-    node_selector: dict[str, str]
-    tolerations: list[dict] = field(default_factory=list)
-    gpu_product: str = ""
-    gpu_memory_gb: int = 0
-    mig_profiles: tuple[str, ...] = ()
-
-    def offers(self, *, gpus: int, mig_profile: str) -> bool:
-        if mig_profile:
-            return mig_profile in self.mig_profiles
-        # A pool partitioned into MIG slices does not hand out whole GPUs.
-        return gpus > 0 and not self.mig_profiles
+def configured_pools() -> tuple[GpuPool, ...]:
+    return pools_from_setting(settings.GPU_POOLS)
 
 
-def configured_pools() -> list[GpuPool]:
-    return [
-        GpuPool(
-            name=pool["name"],
-            node_selector=dict(pool.get("node_selector", {})),
-            tolerations=list(pool.get("tolerations", [])),
-            gpu_product=pool.get("gpu_product", ""),
-            gpu_memory_gb=int(pool.get("gpu_memory_gb", 0)),
-            mig_profiles=tuple(pool.get("mig_profiles", ())),
-        )
-        for pool in settings.GPU_POOLS
-    ]
-
-
-def pool_for(*, gpus: int, mig_profile: str) -> GpuPool:
-    for pool in configured_pools():
+def pool_for(*, gpus: int, mig_profile: str, pools: Sequence[GpuPool] | None = None) -> GpuPool:
+    """The first pool offering what a replica needs, among `pools` (a render passes its
+    context's) or else the configured ones (a service validating a change)."""
+    candidates = configured_pools() if pools is None else pools
+    for pool in candidates:
         if pool.offers(gpus=gpus, mig_profile=mig_profile):
             return pool
     need = f"MIG profile {mig_profile}" if mig_profile else f"{gpus} whole GPU(s)"
-    names = ", ".join(p.name for p in configured_pools()) or "none"
+    names = ", ".join(p.name for p in candidates) or "none"
     raise ValidationFailed(
         f"No configured GPU pool offers {need} (pools: {names}).", field="model_version"
     )

@@ -1,5 +1,6 @@
 """Kubernetes objects of one endpoint: per revision the vLLM Deployment and what serves, scrapes
-and scales it, and per endpoint the HTTPRoute that splits traffic. Pure: no I/O.
+and scales it, and per endpoint the HTTPRoute that splits traffic. Pure: no I/O, no settings
+(the platform's names and the GPU pools come in a RenderContext).
 
 Timings, and why:
 - The startup probe allows `expected_load_seconds × 1.5 + 60 s` (rounded up to whole probe
@@ -18,9 +19,8 @@ from __future__ import annotations
 
 import math
 
-from django.conf import settings
-
 from control_plane.quantities import format_cpu, format_memory
+from control_plane.render_context import RenderContext
 from endpoints.gpu_pools import GpuPool, pool_for
 from endpoints.models import ENGINE_ARGUMENTS, Endpoint, ModelVersion, Revision
 from scaling import manifests as keda
@@ -73,6 +73,11 @@ S3_LOADER_RESOURCES = {"cpu": "1", "memory": "2Gi"}
 def _container_security() -> dict:
     # vLLM images run as root and write their caches under /root; `baseline` allows that.
     return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def public_host(endpoint: Endpoint, context: RenderContext) -> str:
+    """Where the endpoint answers (as `Endpoint.public_host` shows it, from the settings)."""
+    return f"{endpoint.name}.{endpoint.tenant.slug}.{context.endpoint_base_domain}"
 
 
 def endpoint_labels(endpoint: Endpoint) -> dict[str, str]:
@@ -169,7 +174,7 @@ def _weights(model_version: ModelVersion) -> tuple[list[dict], list[dict], list[
     return [], [], []
 
 
-def _hf_token_env(model_version: ModelVersion) -> list[dict]:
+def _hf_token_env(model_version: ModelVersion, context: RenderContext) -> list[dict]:
     if model_version.source != ModelVersion.Source.HUGGING_FACE:
         return []
     # Optional: public models load without a token, and a missing Secret must not block the pod.
@@ -178,7 +183,7 @@ def _hf_token_env(model_version: ModelVersion) -> list[dict]:
             "name": "HF_TOKEN",
             "valueFrom": {
                 "secretKeyRef": {
-                    "name": settings.HF_TOKEN_SECRET_NAME,
+                    "name": context.hf_token_secret_name,
                     "key": "HF_TOKEN",
                     "optional": True,
                 }
@@ -191,7 +196,7 @@ def _health() -> dict:
     return {"path": "/health", "port": "http"}
 
 
-def _deployment(revision: Revision, pool: GpuPool) -> dict:
+def _deployment(revision: Revision, pool: GpuPool, context: RenderContext) -> dict:
     endpoint, model_version = revision.endpoint, revision.model_version
     labels = _revision_labels(revision)
     resources = {
@@ -212,7 +217,7 @@ def _deployment(revision: Revision, pool: GpuPool) -> dict:
         # The image's entrypoint is vLLM's OpenAI-compatible server; we only pass arguments.
         "args": _vllm_args(revision),
         "ports": [{"name": "http", "containerPort": VLLM_PORT, "protocol": "TCP"}],
-        "env": _hf_token_env(model_version),
+        "env": _hf_token_env(model_version, context),
         "resources": {"requests": resources, "limits": dict(resources)},
         "readinessProbe": {"httpGet": _health(), "periodSeconds": 5, "failureThreshold": 3},
         "startupProbe": {
@@ -338,7 +343,7 @@ def _pod_monitor(revision: Revision) -> dict:
 
 
 def revision_objects(
-    revision: Revision, *, spec: ScalingSpec, pool: GpuPool, role: str
+    revision: Revision, *, spec: ScalingSpec, pool: GpuPool, role: str, context: RenderContext
 ) -> list[dict]:
     """Deployment, Service, PodDisruptionBudget, PodMonitor, (InterceptorRoute,) ScaledObject.
 
@@ -357,7 +362,7 @@ def revision_objects(
     if role == "canary":
         spec = spec.with_changes(min_replicas=max(1, spec.min_replicas))
     objects = [
-        _deployment(revision, pool),
+        _deployment(revision, pool, context),
         _service(revision),
         _pod_disruption_budget(revision),
         _pod_monitor(revision),
@@ -371,7 +376,7 @@ def revision_objects(
                 name=route,
                 namespace=namespace,
                 labels=endpoint_labels(endpoint),
-                host=endpoint.public_host,
+                host=public_host(endpoint, context),
                 service=name,
                 port=SERVICE_PORT,
                 readiness_timeout_s=cold_start_s(model_version),
@@ -392,6 +397,7 @@ def revision_objects(
             in_flight_query=promql.in_flight_total(target),
             kv_cache_query=promql.kv_cache_usage_total(target),
             interceptor_route=route,
+            context=context,
         )
     )
     return objects
@@ -404,7 +410,7 @@ def _backend(name: str, port: int, weight: int, namespace: str | None = None) ->
     return ref
 
 
-def _http_route(endpoint: Endpoint, spec: ScalingSpec) -> dict:
+def _http_route(endpoint: Endpoint, spec: ScalingSpec, context: RenderContext) -> dict:
     stable, canary = endpoint.stable_revision, endpoint.canary_revision
     canary_weight = endpoint.canary_weight if canary is not None else 0
     if spec.scales_to_zero:
@@ -412,10 +418,10 @@ def _http_route(endpoint: Endpoint, spec: ScalingSpec) -> dict:
         # zero the gateway sends to the interceptor, which holds requests during the cold start
         # and forwards by host (allowed by the tenant's ReferenceGrant, tenants/manifests.py).
         stable_ref = _backend(
-            settings.KEDA_HTTP_INTERCEPTOR_SERVICE,
-            settings.KEDA_HTTP_INTERCEPTOR_PORT,
+            context.keda_http_interceptor_service,
+            context.keda_http_interceptor_port,
             100 - canary_weight,
-            namespace=settings.KEDA_HTTP_NAMESPACE,
+            namespace=context.keda_http_namespace,
         )
         request_timeout = cold_start_s(stable.model_version) + GENERATION_BUDGET_S
     else:
@@ -436,11 +442,11 @@ def _http_route(endpoint: Endpoint, spec: ScalingSpec) -> dict:
                 {
                     "group": "gateway.networking.k8s.io",
                     "kind": "Gateway",
-                    "name": settings.GATEWAY_NAME,
-                    "namespace": settings.GATEWAY_NAMESPACE,
+                    "name": context.gateway_name,
+                    "namespace": context.gateway_namespace,
                 }
             ],
-            "hostnames": [endpoint.public_host],
+            "hostnames": [public_host(endpoint, context)],
             "rules": [
                 {
                     "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
@@ -455,11 +461,14 @@ def _http_route(endpoint: Endpoint, spec: ScalingSpec) -> dict:
     }
 
 
-def endpoint_objects(endpoint: Endpoint, *, spec: ScalingSpec) -> list[dict]:
+def endpoint_objects(
+    endpoint: Endpoint, *, spec: ScalingSpec, context: RenderContext
+) -> list[dict]:
     """The objects of the stable, the canary and a retiring revision, then the endpoint's
     HTTPRoute.
 
-    GPU pools come from settings through `pool_for`; the relations `stable_revision`,
+    Each revision runs on the first of the context's GPU pools that offers what it needs; the
+    relations `stable_revision`,
     `canary_revision`, their `model_version` and `endpoint.tenant` should be loaded up front
     (`select_related`), as nothing here queries on purpose.
     """
@@ -474,7 +483,11 @@ def endpoint_objects(endpoint: Endpoint, *, spec: ScalingSpec) -> list[dict]:
         if revision is None:
             continue
         model_version = revision.model_version
-        pool = pool_for(gpus=model_version.gpus_per_replica, mig_profile=model_version.mig_profile)
-        objects += revision_objects(revision, spec=spec, pool=pool, role=role)
-    objects.append(_http_route(endpoint, spec))
+        pool = pool_for(
+            gpus=model_version.gpus_per_replica,
+            mig_profile=model_version.mig_profile,
+            pools=context.gpu_pools,
+        )
+        objects += revision_objects(revision, spec=spec, pool=pool, role=role, context=context)
+    objects.append(_http_route(endpoint, spec, context))
     return objects

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -11,6 +12,7 @@ from control_plane.cluster.sync import delete_all, sync_objects
 from control_plane.conditions import set_condition
 from control_plane.reconcile import next_check, queued_mark
 from control_plane.reconcile_driver import Outcome, run, system_actor
+from control_plane.render_context import RenderContext
 from endpoints.manifests import ENDPOINT_KINDS, ENDPOINT_LABEL, endpoint_objects
 from endpoints.models import Endpoint
 from endpoints.readiness import MANIFESTS_WRITTEN
@@ -57,10 +59,10 @@ def created_at_zero(endpoint: Endpoint, objects: list[dict]) -> dict[ObjectRef, 
     }
 
 
-def desired_objects(endpoint: Endpoint) -> list[dict]:
+def desired_objects(endpoint: Endpoint, context: RenderContext) -> list[dict]:
     """What the endpoint should have in the cluster; a suspended tenant's endpoints are held at
     zero replicas by pausing their ScaledObjects, so resuming restores them unchanged."""
-    objects = endpoint_objects(endpoint, spec=endpoint.scaling_policy.to_spec())
+    objects = endpoint_objects(endpoint, spec=endpoint.scaling_policy.to_spec(), context=context)
     if endpoint.tenant.state == Tenant.State.SUSPENDED:
         for obj in objects:
             if obj["kind"] == "ScaledObject":
@@ -101,7 +103,7 @@ class EndpointKind:
                 conditions=[("Progressing", True, "WaitingForNamespace", "")],
             )
             return Outcome.WAITING
-        return _apply(endpoint, backend)
+        return _apply(endpoint, backend, RenderContext.from_settings(settings))
 
     def audit_target(self, endpoint: Endpoint) -> tuple[str, str]:
         return endpoint.name, endpoint.tenant.slug
@@ -116,10 +118,10 @@ def reconcile_endpoint(endpoint_id: int, *, backend: ClusterBackend) -> Outcome:
     return run(ENDPOINTS, endpoint_id, backend=backend)
 
 
-def _apply(endpoint: Endpoint, backend: ClusterBackend) -> Outcome:
+def _apply(endpoint: Endpoint, backend: ClusterBackend, context: RenderContext) -> Outcome:
     generation = endpoint.generation
     spec = endpoint.scaling_policy.to_spec()
-    desired = desired_objects(endpoint)
+    desired = desired_objects(endpoint, context)
     outcome = sync_objects(
         backend,
         desired,

@@ -13,12 +13,13 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from control_plane.auth.principal import Principal, principal_for_user
+from control_plane.auth.principal import Principal
 from control_plane.errors import NotFound, ServiceError
 from control_plane.request_context import source_address_of
 from endpoints.models import Endpoint
 from endpoints.selectors import endpoint_for
 from tenants.models import Tenant
+from tenants.principals import principal_for_user
 from tenants.selectors import tenant_for
 
 

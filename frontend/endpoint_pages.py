@@ -4,6 +4,7 @@ rendered manifests and its rollouts, with the form that starts one."""
 from __future__ import annotations
 
 import yaml
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -11,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from control_plane.errors import ServiceError
+from control_plane.render_context import RenderContext
 from endpoints import services as endpoint_services
 from endpoints.reconciler import desired_objects
 from endpoints.rollouts import services as rollout_services
@@ -25,7 +27,9 @@ from tenants.selectors import committed_resources, quota_limit
 
 def _manifests(endpoint) -> str:
     try:
-        return yaml.safe_dump_all(desired_objects(endpoint), sort_keys=False)
+        return yaml.safe_dump_all(
+            desired_objects(endpoint, RenderContext.from_settings(settings)), sort_keys=False
+        )
     except (ServiceError, ValueError) as error:  # a render today's settings refuse (a GPU pool
         # gone) is shown on the page, not a 500
         return f"# cannot render: {error}"

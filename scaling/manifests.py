@@ -1,5 +1,5 @@
 """KEDA objects rendered from a `ScalingSpec`: the ScaledObject and the HTTP add-on's
-InterceptorRoute. Pure: no I/O.
+InterceptorRoute. Pure: no I/O, no settings (addresses come in a RenderContext).
 
 The ScaledObject reads every number from the same `ScalingSpec` the autoscaling simulator runs,
 so what is simulated is what is deployed. Field names follow
@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.conf import settings
-
+from control_plane.render_context import RenderContext
 from scaling.spec import WEEKDAYS, ScalingSpec, ScheduleFloor
 from tenants.manifests import object_meta
 
@@ -60,13 +59,13 @@ def _behavior(spec: ScalingSpec) -> dict:
     }
 
 
-def _prometheus_trigger(name: str, query: str, threshold: float) -> dict:
+def _prometheus_trigger(name: str, query: str, threshold: float, address: str) -> dict:
     return {
         "type": "prometheus",
         "name": name,
         "metricType": "AverageValue",
         "metadata": {
-            "serverAddress": settings.KEDA_PROMETHEUS_ADDRESS,
+            "serverAddress": address,
             "query": query,
             "threshold": _number(threshold),
         },
@@ -101,6 +100,7 @@ def scaled_object(
     in_flight_query: str,
     interceptor_route: str | None,
     kv_cache_query: str | None = None,
+    context: RenderContext,
 ) -> dict:
     """The ScaledObject of one Deployment.
 
@@ -110,22 +110,29 @@ def scaled_object(
     `interceptor_route` is given, the HTTP add-on's `external-push` trigger whose pending
     requests wake a Deployment at zero replicas (no vLLM metric exists then).
     """
-    queue = _prometheus_trigger("queue", queue_query, spec.target_queue_per_replica)
+    prometheus = context.keda_prometheus_address
+    queue = _prometheus_trigger("queue", queue_query, spec.target_queue_per_replica, prometheus)
     # At or below the activation threshold KEDA treats the trigger as inactive, which is what
     # lets a scale-to-zero Deployment reach zero after the cooldown.
     queue["metadata"]["activationThreshold"] = _number(spec.activation_queue)
     triggers = [queue]
     if spec.ttft_p95_target_ms is not None:
-        triggers.append(_prometheus_trigger("ttft-p95", ttft_query, spec.ttft_p95_target_ms / 1000))
+        triggers.append(
+            _prometheus_trigger("ttft-p95", ttft_query, spec.ttft_p95_target_ms / 1000, prometheus)
+        )
     if spec.target_in_flight_per_replica is not None:
         triggers.append(
-            _prometheus_trigger("in-flight", in_flight_query, spec.target_in_flight_per_replica)
+            _prometheus_trigger(
+                "in-flight", in_flight_query, spec.target_in_flight_per_replica, prometheus
+            )
         )
     if spec.target_kv_cache_usage_per_replica is not None:
         if kv_cache_query is None:
             raise ValueError("a KV-cache target needs the KV-cache query")
         triggers.append(
-            _prometheus_trigger("kv-cache", kv_cache_query, spec.target_kv_cache_usage_per_replica)
+            _prometheus_trigger(
+                "kv-cache", kv_cache_query, spec.target_kv_cache_usage_per_replica, prometheus
+            )
         )
     triggers.extend(_cron_trigger(i, floor) for i, floor in enumerate(spec.schedule_floors))
     if interceptor_route is not None:
@@ -135,7 +142,7 @@ def scaled_object(
                 "name": "interceptor",
                 "metadata": {
                     "interceptorRoute": interceptor_route,
-                    "scalerAddress": settings.KEDA_HTTP_SCALER_ADDRESS,
+                    "scalerAddress": context.keda_http_scaler_address,
                 },
             }
         )

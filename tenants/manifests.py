@@ -1,14 +1,14 @@
-"""Kubernetes objects of one tenant: its namespace and the guard rails around it. Pure: no I/O."""
+"""Kubernetes objects of one tenant: its namespace and the guard rails around it. Pure: no I/O,
+no settings (what it needs of the platform comes in a RenderContext)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 
-from django.conf import settings
-
 from control_plane.cluster.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from control_plane.quantities import format_cpu, format_memory
+from control_plane.render_context import RenderContext
 from tenants.models import Tenant
 
 TENANT_LABEL = "llm-control-plane/tenant"
@@ -55,7 +55,7 @@ def tenant_labels(tenant: Tenant) -> dict[str, str]:
     return {TENANT_LABEL: tenant.slug}
 
 
-def tenant_objects(tenant: Tenant) -> list[dict]:
+def tenant_objects(tenant: Tenant, context: RenderContext) -> list[dict]:
     """Namespace, ResourceQuota, LimitRange, NetworkPolicy, ServiceAccount and the
     ReferenceGrant that lets the tenant's HTTPRoutes reach the KEDA HTTP interceptor."""
     namespace = tenant.namespace
@@ -90,7 +90,7 @@ def tenant_objects(tenant: Tenant) -> list[dict]:
                 ]
             },
         },
-        _network_policy(namespace, labels),
+        _network_policy(namespace, labels, context),
         {
             "apiVersion": "v1",
             "kind": "ServiceAccount",
@@ -98,7 +98,7 @@ def tenant_objects(tenant: Tenant) -> list[dict]:
             # vLLM never talks to the Kubernetes API; a mounted token would only be a liability.
             "automountServiceAccountToken": False,
         },
-        _reference_grant(namespace, labels),
+        _reference_grant(namespace, labels, context),
     ]
 
 
@@ -137,14 +137,14 @@ def _namespace_peer(name: str) -> dict:
     return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
 
 
-def _network_policy(namespace: str, labels: Mapping[str, str]) -> dict:
+def _network_policy(namespace: str, labels: Mapping[str, str], context: RenderContext) -> dict:
     """Deny ingress except from the gateway, from Prometheus (scrapes), from the KEDA HTTP
     interceptor (scale-to-zero traffic) and from the namespace itself. Egress stays open: model
     weights are downloaded from Hugging Face or object storage."""
     peers = [
-        _namespace_peer(settings.GATEWAY_NAMESPACE),
-        _namespace_peer(settings.MONITORING_NAMESPACE),
-        _namespace_peer(settings.KEDA_HTTP_NAMESPACE),
+        _namespace_peer(context.gateway_namespace),
+        _namespace_peer(context.monitoring_namespace),
+        _namespace_peer(context.keda_http_namespace),
         {"podSelector": {}},
     ]
     return {
@@ -159,7 +159,7 @@ def _network_policy(namespace: str, labels: Mapping[str, str]) -> dict:
     }
 
 
-def _reference_grant(namespace: str, labels: Mapping[str, str]) -> dict:
+def _reference_grant(namespace: str, labels: Mapping[str, str], context: RenderContext) -> dict:
     """Lets this tenant's HTTPRoutes use the interceptor proxy Service as a backend: a route in
     one namespace may only reference a Service in another when a ReferenceGrant there allows it
     (https://gateway-api.sigs.k8s.io/api-types/referencegrant/). Named after the tenant's
@@ -167,13 +167,11 @@ def _reference_grant(namespace: str, labels: Mapping[str, str]) -> dict:
     return {
         "apiVersion": "gateway.networking.k8s.io/v1beta1",
         "kind": "ReferenceGrant",
-        "metadata": object_meta(namespace, settings.KEDA_HTTP_NAMESPACE, labels),
+        "metadata": object_meta(namespace, context.keda_http_namespace, labels),
         "spec": {
             "from": [
                 {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": namespace}
             ],
-            "to": [
-                {"group": "", "kind": "Service", "name": settings.KEDA_HTTP_INTERCEPTOR_SERVICE}
-            ],
+            "to": [{"group": "", "kind": "Service", "name": context.keda_http_interceptor_service}],
         },
     }

@@ -15,19 +15,20 @@ from control_plane.cluster.sync import delete_all, sync_objects
 from control_plane.conditions import set_condition
 from control_plane.reconcile import next_check
 from control_plane.reconcile_driver import Outcome, run, system_actor
+from control_plane.render_context import RenderContext
 from tenants.manifests import TENANT_KINDS, TENANT_LABEL, tenant_objects
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
 
-def _scopes(tenant: Tenant) -> list[tuple[str, str, str | None]]:
+def _scopes(tenant: Tenant, context: RenderContext) -> list[tuple[str, str, str | None]]:
     scopes = []
     for api_version, kind in TENANT_KINDS:
         if kind == "Namespace":
             scopes.append((api_version, kind, None))
         elif kind == "ReferenceGrant":
-            scopes.append((api_version, kind, settings.KEDA_HTTP_NAMESPACE))
+            scopes.append((api_version, kind, context.keda_http_namespace))
         else:
             scopes.append((api_version, kind, tenant.namespace))
     return scopes
@@ -62,9 +63,10 @@ class TenantKind:
 
     def reconcile(self, tenant: Tenant, backend: ClusterBackend) -> Outcome:
         system = system_actor(self, tenant)
+        context = RenderContext.from_settings(settings)
         if tenant.state == Tenant.State.DELETING:
-            return _delete(tenant, backend, system)
-        return _apply(tenant, backend, system)
+            return _delete(tenant, backend, system, context)
+        return _apply(tenant, backend, system, context)
 
     def audit_target(self, tenant: Tenant) -> tuple[str, str]:
         return tenant.slug, tenant.slug
@@ -79,11 +81,13 @@ def reconcile_tenant(tenant_id: int, *, backend: ClusterBackend) -> Outcome:
     return run(TENANTS, tenant_id, backend=backend)
 
 
-def _apply(tenant: Tenant, backend: ClusterBackend, system: Principal) -> Outcome:
+def _apply(
+    tenant: Tenant, backend: ClusterBackend, system: Principal, context: RenderContext
+) -> Outcome:
     generation = tenant.generation
-    desired = tenant_objects(tenant)
+    desired = tenant_objects(tenant, context)
     outcome = sync_objects(
-        backend, desired, scopes=_scopes(tenant), selector={TENANT_LABEL: tenant.slug}
+        backend, desired, scopes=_scopes(tenant, context), selector={TENANT_LABEL: tenant.slug}
     )
     quota_used, quota_current = _quota_used(backend, desired)
     # A directory of manifests has no quota controller to wait for.
@@ -109,12 +113,16 @@ def _apply(tenant: Tenant, backend: ClusterBackend, system: Principal) -> Outcom
     return Outcome.APPLIED if outcome.wrote else Outcome.UNCHANGED
 
 
-def _delete(tenant: Tenant, backend: ClusterBackend, system: Principal) -> Outcome:
+def _delete(
+    tenant: Tenant, backend: ClusterBackend, system: Principal, context: RenderContext
+) -> Outcome:
     """Endpoints' objects go with the namespace; the ReferenceGrant lives elsewhere and is
     removed explicitly. The rows go last, once the namespace is really gone: a namespace stays
     Terminating while finalizers (the KEDA operator's on ScaledObjects) run, and forgetting the
     tenant before then would let it be re-created into a namespace being terminated."""
-    removed = delete_all(backend, scopes=_scopes(tenant), selector={TENANT_LABEL: tenant.slug})
+    removed = delete_all(
+        backend, scopes=_scopes(tenant, context), selector={TENANT_LABEL: tenant.slug}
+    )
     namespace = backend.get(ObjectRef("v1", "Namespace", None, tenant.namespace))
     if namespace is not None:
         message = f"Namespace {tenant.namespace} is terminating; the tenant goes once it is gone."

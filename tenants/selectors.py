@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 
 from control_plane.auth.principal import Principal
 from control_plane.errors import NotFound
+from endpoints.selectors import committed_by_endpoints
 from tenants.models import ApiKey, Membership, Quota, Tenant
 from tenants.resources import Resources
 
@@ -45,6 +46,4 @@ def quota_limit(quota: Quota) -> Resources:
 
 def committed_resources(*, tenant: Tenant) -> Resources:
     """What the tenant's endpoints commit at their maximum scale, canaries included."""
-    from endpoints.selectors import committed_by_endpoints
-
     return committed_by_endpoints(tenant=tenant)

@@ -24,6 +24,7 @@ from control_plane.errors import (
 )
 from control_plane.scheduling import reconcile_on_commit
 from control_plane.transactions import retry_on_conflict
+from endpoints.services import endpoints_touch
 from tenants.models import MIG_PROFILES, ApiKey, Membership, Quota, Tenant
 from tenants.resources import overcommitted
 from tenants.selectors import committed_resources, quota_limit
@@ -172,8 +173,6 @@ def tenant_update(
         if "state" in changes:
             _bump_generation(tenant)
             # Suspension pauses every endpoint's autoscaling at zero; resuming restores it.
-            from endpoints.services import endpoints_touch
-
             endpoints_touch(tenant=tenant)
         record(
             actor=actor,

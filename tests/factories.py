@@ -5,8 +5,9 @@ from __future__ import annotations
 import factory
 from django.contrib.auth.models import User
 
-from control_plane.auth.principal import Principal, principal_for_user
+from control_plane.auth.principal import Principal
 from tenants.models import Membership, PlatformRole, Quota, Tenant
+from tenants.principals import principal_for_user
 
 PASSWORD = "correct horse battery"
 

@@ -3,11 +3,7 @@ the one error shape of control_plane/api/errors.py."""
 
 from __future__ import annotations
 
-from drf_spectacular.extensions import (
-    OpenApiAuthenticationExtension,
-    OpenApiSerializerExtension,
-    OpenApiSerializerFieldExtension,
-)
+from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -54,18 +50,6 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
                 if status[0] in "45" and "content" not in response:
                     response["content"] = {"application/json": {"schema": reference}}
     return result
-
-
-class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "control_plane.auth.authentication.ApiKeyAuthentication"
-    name = "apiKey"
-
-    def get_security_definition(self, auto_schema) -> dict:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "An API key: `Authorization: Bearer cpk_<prefix>_<secret>`.",
-        }
 
 
 class StrictInputSerializerScheme(OpenApiSerializerExtension):

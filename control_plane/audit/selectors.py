@@ -20,11 +20,7 @@ def audit_events_visible_to(*, actor: Principal) -> QuerySet[AuditEvent]:
     events = AuditEvent.objects.all()
     if actor.reads_all_tenants:
         return events
-    from tenants.models import Tenant
-
-    admin_of = [tenant_id for tenant_id, role in actor.tenant_roles.items() if role == "admin"]
-    slugs = Tenant.objects.filter(pk__in=admin_of).values("slug")
-    return events.filter(tenant_slug__in=slugs)
+    return events.filter(tenant_slug__in=actor.administered_tenant_slugs)
 
 
 def _export_scope(*, actor: Principal, tenant: str | None) -> QuerySet[AuditEvent]:
@@ -34,16 +30,9 @@ def _export_scope(*, actor: Principal, tenant: str | None) -> QuerySet[AuditEven
     if tenant is None:
         return events
     events = events.filter(tenant_slug=tenant)
-    if not actor.reads_all_tenants and not _administers(actor, tenant):
+    if not actor.reads_all_tenants and tenant not in actor.administered_tenant_slugs:
         raise NotFound(f"No tenant {tenant!r} whose audit trail you may export.", field="tenant")
     return events
-
-
-def _administers(actor: Principal, slug: str) -> bool:
-    from tenants.models import Tenant
-
-    admin_of = [tenant_id for tenant_id, role in actor.tenant_roles.items() if role == "admin"]
-    return Tenant.objects.filter(pk__in=admin_of, slug=slug).exists()
 
 
 def export_pins() -> tuple[datetime, int]:

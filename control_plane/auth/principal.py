@@ -1,23 +1,29 @@
 """Who is acting: a person, an API key acting for its person, or the system itself.
 
-A Principal is built once per request (two queries) and carries the caller's roles, the request id
-and the source address, so services can check permissions and write audit events without
-touching the request.
+A Principal is built once per request (two queries, by tenants.principals) and carries the
+caller's roles, the request id and the source address, so services can check permissions and
+write audit events without touching the request. It is plain data: the kernel knows roles by
+tenant id and slug, never the Tenant model (docs/decisions/0012).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-    from tenants.models import Tenant
-
 ActorKind = Literal["user", "api_key", "system"]
 TENANT_ROLE_RANK = {"viewer": 1, "deployer": 2, "admin": 3}
+
+
+class HasPk(Protocol):
+    """A tenant as the kernel sees it: anything with a primary key."""
+
+    @property
+    def pk(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,9 @@ class Principal:
     api_key_prefix: str = ""
     platform_role: str | None = None
     tenant_roles: Mapping[int, str] = field(default_factory=dict)
+    # Audit events name their tenant by slug (the chain outlives the row), so the slugs the
+    # caller administers come with the roles, from the same query.
+    administered_tenant_slugs: frozenset[str] = frozenset()
     request_id: str = ""
     source_address: str | None = None
 
@@ -51,49 +60,16 @@ class Principal:
     def reads_all_tenants(self) -> bool:
         return self.platform_role in ("admin", "auditor")
 
-    def role_in(self, tenant: Tenant | int) -> str | None:
+    def role_in(self, tenant: HasPk | int) -> str | None:
         tenant_id = tenant if isinstance(tenant, int) else tenant.pk
         return self.tenant_roles.get(tenant_id)
 
-    def has_tenant_role(self, tenant: Tenant | int, minimum: str) -> bool:
+    def has_tenant_role(self, tenant: HasPk | int, minimum: str) -> bool:
         """True for platform admins and for members holding `minimum` or a stronger role."""
         if self.is_platform_admin:
             return True
         role = self.role_in(tenant)
         return role is not None and TENANT_ROLE_RANK[role] >= TENANT_ROLE_RANK[minimum]
 
-    def can_see_tenant(self, tenant: Tenant | int) -> bool:
+    def can_see_tenant(self, tenant: HasPk | int) -> bool:
         return self.reads_all_tenants or self.role_in(tenant) is not None
-
-
-def principal_for_user(
-    user: User,
-    *,
-    api_key_id: int | None = None,
-    api_key_prefix: str = "",
-    request_id: str = "",
-    source_address: str | None = None,
-) -> Principal:
-    from tenants.models import Membership, PlatformRole
-
-    if not user.is_active:
-        platform_role = None
-    elif user.is_superuser:
-        # A Django superuser (`createsuperuser`) is a platform admin, as in NetBox: the first
-        # admin needs no other tool to exist.
-        platform_role = "admin"
-    else:
-        platform_role = (
-            PlatformRole.objects.filter(user=user).values_list("role", flat=True).first()
-        )
-    tenant_roles = dict(Membership.objects.filter(user=user).values_list("tenant_id", "role"))
-    return Principal(
-        kind="api_key" if api_key_id else "user",
-        user=user,
-        api_key_id=api_key_id,
-        api_key_prefix=api_key_prefix,
-        platform_role=platform_role,
-        tenant_roles=tenant_roles,
-        request_id=request_id,
-        source_address=source_address,
-    )

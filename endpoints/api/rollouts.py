@@ -7,13 +7,13 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
-from control_plane.api.mixins import TenantScopedMixin
 from control_plane.api.serializers import StrictInputSerializer
 from control_plane.errors import ValidationFailed
 from endpoints import selectors
 from endpoints.models import Rollout, RolloutCheck
 from endpoints.rollouts import selectors as rollout_selectors
 from endpoints.rollouts import services
+from tenants.api.mixins import TenantScopedMixin
 from tenants.api.serializers import ConditionSerializer
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -10,9 +11,10 @@ from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from control_plane.api.mixins import PrincipalMixin, TenantScopedMixin
+from control_plane.api.mixins import PrincipalMixin
 from control_plane.api.renderers import ManifestYamlRenderer
 from control_plane.errors import Conflict, Unavailable, ValidationFailed
+from control_plane.render_context import RenderContext
 from endpoints import selectors, services
 from endpoints.api.serializers import (
     EndpointCreateSerializer,
@@ -29,6 +31,7 @@ from scaling.comparison import TooManyRequests, compare_endpoint_traffic
 from scaling.policy import parse_change, parse_policy
 from scaling.simulator.engine import SimConfig
 from scaling.telemetry import NoRequestsObserved, TelemetryUnavailable
+from tenants.api.mixins import TenantScopedMixin
 from tenants.selectors import tenant_for
 
 
@@ -145,7 +148,8 @@ class EndpointViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     )
     def manifests(self, request, slug: str, name: str):
         endpoint = selectors.endpoint_for(tenant=self.tenant, name=name)
-        return Response({"objects": desired_objects(endpoint)})
+        context = RenderContext.from_settings(settings)
+        return Response({"objects": desired_objects(endpoint, context)})
 
     @extend_schema(
         parameters=[ScalingComparisonQuerySerializer],

@@ -5,8 +5,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
-from control_plane.api.mixins import PrincipalMixin, TenantScopedMixin
+from control_plane.api.mixins import PrincipalMixin
 from tenants import selectors, services
+from tenants.api.mixins import TenantScopedMixin
 from tenants.api.serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,

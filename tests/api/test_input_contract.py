@@ -22,7 +22,7 @@ def _error(response) -> dict:
 
 def test_a_django_superuser_is_a_platform_admin(world):
     client = APIClient()
-    client.force_authenticate(UserFactory(username="root", is_superuser=True))
+    client.force_login(UserFactory(username="root", is_superuser=True))
     response = client.post(
         "/api/v1/tenants/", {"slug": "first", "display_name": "First"}, format="json"
     )

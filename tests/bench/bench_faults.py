@@ -1,7 +1,7 @@
 """Fault benchmark: a worker killed mid-reconcile under load, then restarted.
 
     .venv/bin/python tests/bench/bench_faults.py [--tenants 200] [--endpoints-per-tenant 3]
-        [--resync-seconds 5] [--lease-seconds 30] [--kill-after 0.3]
+        [--resync-seconds 5] [--lease-seconds 45] [--kill-after 0.3]
 
 Starts its own PostgreSQL and Redis (tests/servers.py), creates the tenants and endpoints through
 the services (each change queues a reconcile on Redis, as the API does), starts a real Celery
@@ -186,7 +186,7 @@ def main() -> int:
     parser.add_argument("--tenants", type=int, default=200)
     parser.add_argument("--endpoints-per-tenant", type=int, default=3)
     parser.add_argument("--resync-seconds", type=int, default=5)
-    parser.add_argument("--lease-seconds", type=int, default=30)
+    parser.add_argument("--lease-seconds", type=int, default=45)
     parser.add_argument("--kill-after", type=float, default=0.3, help="converged share")
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args()

@@ -62,14 +62,19 @@ def _reconcile_all(tenant_ids: list[int], endpoint_ids: list[int], backend) -> C
 
 
 def _rendered_objects(tenant_ids: list[int], endpoint_ids: list[int]) -> int:
+    from django.conf import settings
+
+    from control_plane.render_context import RenderContext
     from endpoints.models import Endpoint
     from endpoints.reconciler import _load, desired_objects
     from tenants.manifests import tenant_objects
     from tenants.models import Tenant
 
-    count = sum(len(tenant_objects(t)) for t in Tenant.objects.filter(pk__in=tenant_ids))
+    context = RenderContext.from_settings(settings)
+    tenants = Tenant.objects.filter(pk__in=tenant_ids)
+    count = sum(len(tenant_objects(t, context)) for t in tenants)
     assert Endpoint.objects.filter(pk__in=endpoint_ids).count() == len(endpoint_ids)
-    return count + sum(len(desired_objects(_load(pk))) for pk in endpoint_ids)
+    return count + sum(len(desired_objects(_load(pk), context)) for pk in endpoint_ids)
 
 
 def _measure(server, tenant_ids, endpoint_ids, backend) -> dict:

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from django.conf import settings
 
 from control_plane.audit.models import AuditEvent
 from control_plane.cluster.directory_backend import DirectoryBackend
-from control_plane.reconcile import Claim, claim
+from control_plane.reconcile import Lease, claim
+from control_plane.render_context import RenderContext
 from endpoints import services as endpoint_services
 from endpoints.models import Endpoint, Rollout
 from endpoints.reconciler import ENDPOINTS, desired_objects, reconcile_endpoint
@@ -172,7 +174,7 @@ def _files(root: Path, revision: str) -> list[str]:
 
 def _route_and_interceptor(endpoint: Endpoint) -> tuple[dict, dict | None]:
     # Loaded as the endpoint reconciler loads it, with every revision's relations.
-    objects = desired_objects(ENDPOINTS.load(endpoint.pk))
+    objects = desired_objects(ENDPOINTS.load(endpoint.pk), RenderContext.from_settings(settings))
     validate_all(objects)
     route = next(o for o in objects if o["kind"] == "HTTPRoute")
     interceptor = next((o for o in objects if o["kind"] == "InterceptorRoute"), None)
@@ -341,7 +343,7 @@ def test_a_worker_killed_mid_check_leaves_nothing_half_done_and_the_next_tick_co
         assert rollout.step_passed_seconds == 0
         # The killed worker's lease holds the rollout until it expires.
         Rollout.objects.filter(pk=rollout.pk).update(reconcile_lease_until=None)
-        assert claim(Rollout, rollout.pk) is Claim.CLAIMED
+        assert isinstance(claim(Rollout, rollout.pk), Lease)
         Rollout.objects.filter(pk=rollout.pk).update(reconcile_lease_until=None)
         rollout = _drive(
             rollout, backend, gateway, until=lambda r: r.retired_at is not None, timeout=60

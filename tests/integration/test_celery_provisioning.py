@@ -118,7 +118,7 @@ def test_endpoint_created_through_the_api_is_provisioned_and_becomes_ready(worke
 
     model = model_version_create(actor=system(), tenant=None, spec=gpu_model_spec())
     client = APIClient()
-    client.force_authenticate(platform_user("admin"))
+    client.force_login(platform_user("admin"))
     tenant = client.post(
         "/api/v1/tenants/",
         {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from endpoints.gpu_pools import GpuPool
+from control_plane.render_context import GpuPool, RenderContext
 from endpoints.models import Endpoint, ModelVersion, Revision
 from tenants.models import Quota, Tenant
 
@@ -16,6 +16,20 @@ A100_MIG = GpuPool(
     node_selector={"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"},
     tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
     mig_profiles=("1g.10gb", "3g.40gb"),
+)
+# The platform the manifests tests render for, independent of the settings.
+CONTEXT = RenderContext(
+    gateway_name="inference-gateway",
+    gateway_namespace="gateway-system",
+    monitoring_namespace="monitoring",
+    keda_http_namespace="keda",
+    keda_http_interceptor_service="keda-add-ons-http-interceptor-proxy",
+    keda_http_interceptor_port=8080,
+    keda_http_scaler_address="keda-add-ons-http-external-scaler.keda:9090",
+    keda_prometheus_address="http://prometheus-operated.monitoring.svc:9090",
+    hf_token_secret_name="hf-token",
+    endpoint_base_domain="inference.example.com",
+    gpu_pools=(H100, A100_MIG),
 )
 
 

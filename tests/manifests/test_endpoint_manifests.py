@@ -5,7 +5,6 @@ from datetime import time
 
 import pytest
 import yaml
-from django.conf import settings
 
 from control_plane.cluster.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from endpoints.manifests import (
@@ -17,6 +16,7 @@ from endpoints.manifests import (
 from endpoints.models import ModelVersion
 from scaling.spec import ScalingSpec, ScheduleFloor
 from tests.manifests import builders
+from tests.manifests.builders import CONTEXT
 from tests.manifests.validation import validate_all
 
 FLOOR = ScheduleFloor(("mon", "fri"), time(8, 0), time(18, 0), "Europe/Paris")
@@ -45,7 +45,9 @@ CASES = [
 def render(model: str = "gpu", spec: str = "min0", role: str = "stable", **fields) -> list[dict]:
     make, pool = MODELS[model]
     endpoint = builders.endpoint(stable=make(**fields))
-    return revision_objects(endpoint.stable_revision, spec=SPECS[spec], pool=pool, role=role)
+    return revision_objects(
+        endpoint.stable_revision, spec=SPECS[spec], pool=pool, role=role, context=CONTEXT
+    )
 
 
 def one(objects: list[dict], kind: str) -> dict:
@@ -164,7 +166,7 @@ def test_hugging_face_token_only_through_an_optional_secret_reference():
     (env,) = [e for e in vllm(objects)["env"] if e["name"] == "HF_TOKEN"]
     assert "value" not in env
     assert env["valueFrom"]["secretKeyRef"] == {
-        "name": settings.HF_TOKEN_SECRET_NAME,
+        "name": CONTEXT.hf_token_secret_name,
         "key": "HF_TOKEN",
         "optional": True,
     }
@@ -266,7 +268,7 @@ def test_a_scale_to_zero_stable_revision_gets_the_interceptor_route_before_its_s
     route = one(objects, "InterceptorRoute")
     assert route["metadata"]["name"] == "chat"
     assert route["spec"]["target"] == {"service": "chat-r1", "port": 80}
-    assert route["spec"]["rules"] == [{"hosts": [f"chat.acme.{settings.ENDPOINT_BASE_DOMAIN}"]}]
+    assert route["spec"]["rules"] == [{"hosts": [f"chat.acme.{CONTEXT.endpoint_base_domain}"]}]
     readiness = int(route["spec"]["timeouts"]["readiness"].removesuffix("s"))
     assert readiness >= 240 * 1.5 + 60
     (push,) = [
@@ -304,7 +306,7 @@ def route_backends(objects: list[dict]) -> list[dict]:
 @pytest.mark.parametrize("spec", SPECS)
 @pytest.mark.parametrize("weight", [0, 25, 100])
 def test_every_endpoint_object_validates(spec, weight):
-    objects = endpoint_objects(canary_endpoint(weight), spec=SPECS[spec])
+    objects = endpoint_objects(canary_endpoint(weight), spec=SPECS[spec], context=CONTEXT)
     validate_all(objects)
     assert {(o["apiVersion"], o["kind"]) for o in objects} <= set(ENDPOINT_KINDS)
     assert all(o["metadata"]["labels"][MANAGED_BY_LABEL] == MANAGED_BY_VALUE for o in objects)
@@ -312,27 +314,31 @@ def test_every_endpoint_object_validates(spec, weight):
 
 @pytest.mark.parametrize("weight", [0, 10, 50, 100])
 def test_route_weights_split_stable_and_canary_and_sum_to_100(weight):
-    stable, canary = route_backends(endpoint_objects(canary_endpoint(weight), spec=SPECS["min1"]))
+    stable, canary = route_backends(
+        endpoint_objects(canary_endpoint(weight), spec=SPECS["min1"], context=CONTEXT)
+    )
     assert (stable["name"], canary["name"]) == ("chat-r1", "chat-r2")
     assert (stable["weight"], canary["weight"]) == (100 - weight, weight)
 
 
 def test_without_a_canary_the_stable_revision_takes_all_traffic():
     endpoint = builders.endpoint(canary_weight=30)
-    objects = endpoint_objects(endpoint, spec=SPECS["min1"])
+    objects = endpoint_objects(endpoint, spec=SPECS["min1"], context=CONTEXT)
     (stable,) = route_backends(objects)
     assert stable["weight"] == 100
     assert not any(o["metadata"]["name"] == "chat-r2" for o in objects)
 
 
 def test_stable_traffic_goes_through_the_interceptor_while_it_may_be_at_zero():
-    stable, canary = route_backends(endpoint_objects(canary_endpoint(25), spec=SPECS["min0"]))
+    stable, canary = route_backends(
+        endpoint_objects(canary_endpoint(25), spec=SPECS["min0"], context=CONTEXT)
+    )
     assert stable == {
         "group": "",
         "kind": "Service",
-        "name": settings.KEDA_HTTP_INTERCEPTOR_SERVICE,
-        "namespace": settings.KEDA_HTTP_NAMESPACE,
-        "port": settings.KEDA_HTTP_INTERCEPTOR_PORT,
+        "name": CONTEXT.keda_http_interceptor_service,
+        "namespace": CONTEXT.keda_http_namespace,
+        "port": CONTEXT.keda_http_interceptor_port,
         "weight": 75,
     }
     assert canary["name"] == "chat-r2"
@@ -340,21 +346,21 @@ def test_stable_traffic_goes_through_the_interceptor_while_it_may_be_at_zero():
 
 
 def test_route_attaches_to_the_platform_gateway_for_the_public_host():
-    objects = endpoint_objects(canary_endpoint(), spec=SPECS["min0"])
+    objects = endpoint_objects(canary_endpoint(), spec=SPECS["min0"], context=CONTEXT)
     route = one(objects, "HTTPRoute")["spec"]
     assert route["parentRefs"] == [
         {
             "group": "gateway.networking.k8s.io",
             "kind": "Gateway",
-            "name": settings.GATEWAY_NAME,
-            "namespace": settings.GATEWAY_NAMESPACE,
+            "name": CONTEXT.gateway_name,
+            "namespace": CONTEXT.gateway_namespace,
         }
     ]
-    assert route["hostnames"] == [f"chat.acme.{settings.ENDPOINT_BASE_DOMAIN}"]
+    assert route["hostnames"] == [f"chat.acme.{CONTEXT.endpoint_base_domain}"]
 
 
 def test_endpoint_objects_render_both_revisions_with_their_roles():
-    objects = endpoint_objects(canary_endpoint(), spec=SPECS["min0"])
+    objects = endpoint_objects(canary_endpoint(), spec=SPECS["min0"], context=CONTEXT)
     scaled = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "ScaledObject"}
     assert scaled["chat-r1"]["minReplicaCount"] == 0
     assert scaled["chat-r2"]["minReplicaCount"] == 1
@@ -369,14 +375,16 @@ def test_endpoint_objects_render_both_revisions_with_their_roles():
 
 
 def test_rendering_is_deterministic():
-    first = endpoint_objects(canary_endpoint(), spec=SPECS["min0-floor-ttft"])
-    assert first == endpoint_objects(canary_endpoint(), spec=SPECS["min0-floor-ttft"])
+    first = endpoint_objects(canary_endpoint(), spec=SPECS["min0-floor-ttft"], context=CONTEXT)
+    assert first == endpoint_objects(
+        canary_endpoint(), spec=SPECS["min0-floor-ttft"], context=CONTEXT
+    )
 
 
 def test_longest_endpoint_name_still_makes_valid_object_names():
     endpoint = builders.endpoint(name="e" * 55)
     endpoint.stable_revision.number = 999_999
-    validate_all(endpoint_objects(endpoint, spec=SPECS["min0"]))
+    validate_all(endpoint_objects(endpoint, spec=SPECS["min0"], context=CONTEXT))
 
 
 @pytest.mark.parametrize("source", ["huggingface", "s3"])
@@ -387,5 +395,7 @@ def test_objects_share_no_nested_values(source):
     hf = {"hf_repo": "", "hf_revision": ""} if source == "s3" else {}
     stable = builders.model_version(source=source, uri=uri, **hf)
     endpoint = builders.endpoint(stable=stable, canary=builders.mig_model_version())
-    dumped = yaml.safe_dump_all(endpoint_objects(endpoint, spec=SPECS["min0-floor-ttft"]))
+    dumped = yaml.safe_dump_all(
+        endpoint_objects(endpoint, spec=SPECS["min0-floor-ttft"], context=CONTEXT)
+    )
     assert "&id" not in dumped

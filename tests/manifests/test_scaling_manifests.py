@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import time
 
 import pytest
-from django.conf import settings
 
 from scaling.manifests import interceptor_route, scaled_object
 from scaling.presets import PRESETS
 from scaling.spec import ScalingSpec, ScheduleFloor
+from tests.manifests.builders import CONTEXT
 from tests.manifests.validation import validate_all
 
 WEEKDAYS_9_TO_6 = ScheduleFloor(
@@ -30,6 +30,7 @@ def render(spec: ScalingSpec, route: str | None = None) -> dict:
         ttft_query="TTFT",
         in_flight_query="IN_FLIGHT",
         interceptor_route=route,
+        context=CONTEXT,
     )
 
 
@@ -72,7 +73,7 @@ def test_prometheus_triggers_are_average_values_against_the_cluster_prometheus()
     assert len(prometheus) == 2
     for trigger in prometheus:
         assert trigger["metricType"] == "AverageValue"
-        assert trigger["metadata"]["serverAddress"] == settings.KEDA_PROMETHEUS_ADDRESS
+        assert trigger["metadata"]["serverAddress"] == CONTEXT.keda_prometheus_address
     assert prometheus[1]["metadata"]["threshold"] == "0.8"
 
 
@@ -122,7 +123,7 @@ def test_external_push_trigger_only_with_an_interceptor_route():
     (push,) = triggers(render(ScalingSpec(min_replicas=0), route="chat"), "external-push")
     assert push["metadata"] == {
         "interceptorRoute": "chat",
-        "scalerAddress": settings.KEDA_HTTP_SCALER_ADDRESS,
+        "scalerAddress": CONTEXT.keda_http_scaler_address,
     }
 
 
@@ -174,6 +175,7 @@ def test_kv_cache_trigger_averages_the_cache_usage_per_replica_and_validates():
         in_flight_query="IN_FLIGHT",
         interceptor_route=None,
         kv_cache_query="KV",
+        context=CONTEXT,
     )
     (kv,) = [t for t in triggers(obj, "prometheus") if t["name"] == "kv-cache"]
     assert kv["metricType"] == "AverageValue"

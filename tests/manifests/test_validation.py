@@ -15,7 +15,11 @@ from tests.manifests.validation import validate_all
 def rendered(kind: str) -> dict:
     endpoint = builders.endpoint()
     objects = revision_objects(
-        endpoint.stable_revision, spec=ScalingSpec(), pool=builders.H100, role="stable"
+        endpoint.stable_revision,
+        spec=ScalingSpec(),
+        pool=builders.H100,
+        role="stable",
+        context=builders.CONTEXT,
     )
     (obj,) = [copy.deepcopy(o) for o in objects if o["kind"] == kind]
     return obj

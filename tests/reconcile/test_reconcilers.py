@@ -7,7 +7,7 @@ import pytest
 from control_plane.audit.models import AuditEvent
 from control_plane.cluster import ObjectRef
 from control_plane.conditions import condition
-from control_plane.reconcile import Claim, claim
+from control_plane.reconcile import Claim, Lease, claim
 from endpoints import services as endpoint_services
 from endpoints.models import Endpoint
 from endpoints.reconciler import PAUSED_REPLICAS_ANNOTATION, reconcile_endpoint
@@ -170,7 +170,7 @@ def test_suspending_a_tenant_pauses_its_endpoints_at_zero(world, kube_backend):
 
 
 def test_one_reconcile_per_object_at_a_time(world):
-    assert claim(Endpoint, world.own_endpoint.pk) is Claim.CLAIMED
+    assert isinstance(claim(Endpoint, world.own_endpoint.pk), Lease)
     assert claim(Endpoint, world.own_endpoint.pk) is Claim.BUSY
     assert reconcile_endpoint(world.own_endpoint.pk, backend=None) == "busy"
 

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from control_plane import resync as tasks
-from control_plane.reconcile import Claim, claim, release
+from control_plane.reconcile import Lease, claim, release
 from endpoints.models import Endpoint
 from tenants.models import Tenant
 
@@ -40,8 +40,9 @@ def test_a_claimed_object_can_be_queued_again_once_it_is_due(world, sent):
     tasks.resync()
     sent.clear()
     pk = world.own_endpoint.pk
-    assert claim(Endpoint, pk) is Claim.CLAIMED
-    release(Endpoint, pk)
+    held = claim(Endpoint, pk)
+    assert isinstance(held, Lease)
+    release(held)
     Endpoint.objects.filter(pk=pk).update(next_check_at=timezone.now() - timedelta(seconds=1))
     tasks.resync()
     assert sent == [("endpoints.reconcile_endpoint", pk)]

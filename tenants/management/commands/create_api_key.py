@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from control_plane.auth.principal import principal_for_user
+from tenants.principals import principal_for_user
 from tenants.services import api_key_create
 
 

@@ -8,13 +8,13 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from control_plane.auth.principal import principal_for_user
 from endpoints import services as endpoint_services
 from endpoints.catalog import ModelVersionSpec
 from endpoints.models import Endpoint, ModelVersion
 from scaling.policy import parse_policy
 from tenants import services
 from tenants.models import Membership, PlatformRole, Tenant
+from tenants.principals import principal_for_user
 
 DEMO_PASSWORD = "demo-password-change-me"
 DEMO_KEY_NAME = "make-run demo key"

@@ -1,27 +1,44 @@
-"""`Authorization: Bearer <key>` for automation; the console uses Django sessions."""
+"""Who calls the API: `Authorization: Bearer <key>` for automation, the Django session for the
+console's browser. Each authentication class answers DRF's (user, auth) with the caller's
+Principal as `auth`, so the kernel's views read the caller from `request.auth`
+(control_plane.api.mixins.principal_of) without knowing where roles are stored."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from django.contrib.auth.models import User
 from django.utils import timezone
+from drf_spectacular.authentication import SessionScheme
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from control_plane.auth import api_keys, lockout
-from control_plane.auth.principal import Principal, principal_for_user
+from control_plane.auth.principal import Principal
 from control_plane.request_context import source_address_of
+from tenants.models import ApiKey
+from tenants.principals import principal_for_user
 
 # Recording every use would turn each API read into a write; a minute's precision is enough.
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
+def _principal(request: Request, user: User, key: ApiKey | None = None) -> Principal:
+    django_request = getattr(request, "_request", request)
+    return principal_for_user(
+        user,
+        api_key_id=key.pk if key else None,
+        api_key_prefix=key.prefix if key else "",
+        request_id=getattr(django_request, "request_id", ""),
+        source_address=source_address_of(django_request),
+    )
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
-    def authenticate(self, request: Request):
-        from tenants.models import ApiKey
-
+    def authenticate(self, request: Request) -> tuple[User, Principal] | None:
         header = authentication.get_authorization_header(request).decode(errors="replace")
         scheme, _, plaintext = header.partition(" ")
         if scheme != self.keyword:
@@ -47,7 +64,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("The key's user is inactive.")
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        return key.user, key
+        return key.user, _principal(request, key.user, key)
 
     @staticmethod
     def _failed(request: Request, source: str | None, identity: str) -> None:
@@ -60,22 +77,29 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
-def principal_of(request: Request) -> Principal:
-    """The caller of an API or console request, built once and cached on the request."""
-    cached = getattr(request, "_principal", None)
-    if cached is not None:
-        return cached
-    from tenants.models import ApiKey
+class SessionAuthentication(authentication.SessionAuthentication):
+    """DRF's session authentication (CSRF enforced), answering the person's Principal."""
 
-    key = getattr(request, "auth", None)
-    key = key if isinstance(key, ApiKey) else None
-    django_request = getattr(request, "_request", request)
-    principal = principal_for_user(
-        request.user,
-        api_key_id=key.pk if key else None,
-        api_key_prefix=key.prefix if key else "",
-        request_id=getattr(django_request, "request_id", ""),
-        source_address=source_address_of(django_request),
-    )
-    request._principal = principal
-    return principal
+    def authenticate(self, request: Request) -> tuple[User, Principal] | None:
+        accepted = super().authenticate(request)
+        if accepted is None:
+            return None
+        user, _ = accepted
+        return user, _principal(request, user)
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = ApiKeyAuthentication
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema) -> dict:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key: `Authorization: Bearer cpk_<prefix>_<secret>`.",
+        }
+
+
+class SessionAuthenticationScheme(SessionScheme):
+    # drf-spectacular's cookieAuth scheme matches DRF's class only, not its subclasses.
+    target_class = SessionAuthentication
