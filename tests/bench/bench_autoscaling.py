@@ -4,6 +4,7 @@
     .venv/bin/python tests/bench/bench_autoscaling.py --workloads chat --seeds 0
     .venv/bin/python tests/bench/bench_autoscaling.py --calibration    # the calibration table
     .venv/bin/python tests/bench/bench_autoscaling.py --sweep          # balanced's neighbours
+    .venv/bin/python tests/bench/bench_autoscaling.py --search         # how the presets are chosen
     .venv/bin/python tests/bench/bench_autoscaling.py --plots          # balanced, one PNG/shape
 
 Shapes (scaling/simulator/workloads.py): chat and code from the Azure LLM inference traces
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -196,6 +198,137 @@ def sweep(workloads: list[str], traces_dir: Path, pool: ProcessPoolExecutor) -> 
     print(format_table(rows, list(rows[0])))
 
 
+# --- Choosing the presets -------------------------------------------------------------------
+# Chosen on seeds 0-2 of every shape; seeds 3-4 are held out and only reported
+# (`--seeds 3 4`), so no preset is fitted to the traces it is judged on.
+SEARCH_SEEDS = (0, 1, 2)
+SEARCH_WORKLOADS = ("chat", "code", "docqa", "diurnal")
+# Each preset's cost bound: the most GPU-hours over the oracle it may spend on its most expensive
+# shape. Within it, the candidate whose worst shape has the highest attainment wins (ties: the
+# higher mean attainment, then the lower worst cost). Issue 15 asks 1.3x of `balanced`, but
+# code's cold-start bound alone is 1.4x the oracle, so no reactive policy gets there; 2.0x is
+# where the search found its best trade, and the verdict in docs/benchmarks/autoscaling.md says
+# how far each shape is from the goal.
+COST_BOUNDS = {"latency": 3.0, "balanced": 2.0, "cost": 1.5}
+# (scale-up pods per period, policy period s, scale-down stabilization s): the current presets'
+# and two faster ones. The period also paces scale-up: +4 pods per 300 s cannot follow code's
+# idle-to-10-replica bursts.
+BEHAVIOURS = ((4, 300, 600), (10, 300, 600), (10, 120, 300), (10, 300, 1200))
+
+
+def search_candidates() -> dict[str, ScalingSpec]:
+    base = preset("balanced", max_replicas=MAX_REPLICAS)
+    out: dict[str, ScalingSpec] = {}
+    for pods, period, down in BEHAVIOURS:
+        for queue in (1.0, 3.0):
+            for kv in (None, 0.5, 0.65, 0.8):
+                name = f"q{queue:g} kv{kv or '-'} up+{pods}/{period}s down{down}s"
+                out[name] = base.with_changes(
+                    target_queue_per_replica=queue,
+                    target_kv_cache_usage_per_replica=kv,
+                    scale_up_pods_per_period=pods,
+                    policy_period_s=period,
+                    scale_down_stabilization_s=down,
+                )
+    cost = preset("cost", max_replicas=MAX_REPLICAS)
+    for min_replicas in (0, 1):
+        for queue in (5.0, 10.0):
+            for kv in (None, 0.8):
+                name = f"min{min_replicas} q{queue:g} kv{kv or '-'} up+4/600s down900s"
+                out[name] = cost.with_changes(
+                    min_replicas=min_replicas,
+                    target_queue_per_replica=queue,
+                    target_kv_cache_usage_per_replica=kv,
+                )
+    return out
+
+
+def _spec_key(spec: ScalingSpec) -> str:
+    return json.dumps({k: v for k, v in vars(spec).items() if k != "schedule_floors"})
+
+
+def search(traces_dir: Path, pool: ProcessPoolExecutor, cache: Path) -> None:
+    """Every candidate on every shape, seeds 0-2; results are cached line by line in `cache`
+    so an interrupted search resumes where it stopped."""
+    done: dict[tuple[str, str, int], dict] = {}
+    if cache.exists():
+        for line in cache.read_text().splitlines():
+            row = json.loads(line)
+            done[(row["key"], row["workload"], row["seed"])] = row["summary"]
+    specs = search_candidates()
+    oracle_jobs = [
+        (w, s, traces_dir) for w in SEARCH_WORKLOADS for s in SEARCH_SEEDS if w in SEEDED_TRACES
+    ] + [(w, SEARCH_SEEDS[0], traces_dir) for w in SEARCH_WORKLOADS if w not in SEEDED_TRACES]
+    missing = [j for j in oracle_jobs if ("oracle", j[0], j[1]) not in done]
+    with cache.open("a") as out:
+        for (workload, seed, _), bound in zip(missing, pool.map(_oracle, missing), strict=True):
+            done[("oracle", workload, seed)] = {"gpu_hours": bound[0]}
+            out.write(
+                json.dumps(
+                    {
+                        "key": "oracle",
+                        "workload": workload,
+                        "seed": seed,
+                        "summary": {"gpu_hours": bound[0]},
+                    }
+                )
+                + "\n"
+            )
+            out.flush()
+        # Ordered by trace so each worker builds a trace once (`_trace` keeps two).
+        jobs = [
+            (w, s, traces_dir, spec)
+            for w in SEARCH_WORKLOADS
+            for s in SEARCH_SEEDS
+            for spec in specs.values()
+            if (_spec_key(spec), w, s) not in done
+        ]
+        for job, summary in zip(jobs, pool.map(_run, jobs), strict=True):
+            workload, seed, _, spec = job
+            done[(_spec_key(spec), workload, seed)] = summary
+            out.write(
+                json.dumps(
+                    {"key": _spec_key(spec), "workload": workload, "seed": seed, "summary": summary}
+                )
+                + "\n"
+            )
+            out.flush()
+
+    def oracle(workload: str, seed: int) -> float:
+        return done[("oracle", workload, seed if workload in SEEDED_TRACES else SEARCH_SEEDS[0])][
+            "gpu_hours"
+        ]
+
+    scores = {}
+    rows = []
+    for name, spec in specs.items():
+        row: dict[str, object] = {"candidate": name}
+        slo, cost = {}, {}
+        for w in SEARCH_WORKLOADS:
+            runs = [done[(_spec_key(spec), w, s)] for s in SEARCH_SEEDS]
+            cost[w] = mean(
+                r["gpu_hours"] / oracle(w, s) for r, s in zip(runs, SEARCH_SEEDS, strict=True)
+            )
+            slo[w] = mean(r["slo_attainment_servable"] for r in runs)
+            row[w] = f"{cost[w]:.2f}x / {100 * slo[w]:.1f}"
+        scores[name] = (min(slo.values()), mean(slo.values()), max(cost.values()))
+        row["worst slo"] = f"{100 * scores[name][0]:.1f}"
+        row["worst x"] = f"{scores[name][2]:.2f}"
+        rows.append(row)
+    print(format_table(rows, list(rows[0])))
+    for name, bound in COST_BOUNDS.items():
+        within = [c for c, s in scores.items() if s[2] <= bound]
+        if not within:
+            print(f"\n{name}: no candidate within {bound}x the oracle on every shape")
+            continue
+        best = max(within, key=lambda c: (scores[c][0], scores[c][1], -scores[c][2]))
+        print(
+            f"\n{name} (at most {bound}x the oracle on every shape): {best}: worst shape "
+            f"{100 * scores[best][0]:.1f} %, mean {100 * scores[best][1]:.1f} %, "
+            f"worst {scores[best][2]:.2f}x"
+        )
+
+
 def plots(workloads: list[str], traces_dir: Path) -> None:
     from scaling.simulator.plot import plot_result
 
@@ -219,6 +352,13 @@ def main() -> None:
     parser.add_argument("--calibration", action="store_true", help="print the calibration table")
     parser.add_argument("--sweep", action="store_true", help="balanced with neighbouring targets")
     parser.add_argument("--plots", action="store_true", help="write docs/benchmarks/img/*.png")
+    parser.add_argument("--search", action="store_true", help="choose the presets (seeds 0-2)")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path("/tmp/bench_autoscaling_search.jsonl"),
+        help="--search results, reused when the search runs again",
+    )
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     workloads = args.workloads or list(WORKLOADS)
@@ -233,7 +373,9 @@ def main() -> None:
         plots(workloads, args.traces_dir)
     else:
         with ProcessPoolExecutor(args.workers) as pool:
-            if args.sweep:
+            if args.search:
+                search(args.traces_dir, pool, args.cache)
+            elif args.sweep:
                 sweep(workloads, args.traces_dir, pool)
             else:
                 benchmark(workloads, tuple(args.seeds), args.traces_dir, pool)

@@ -83,6 +83,13 @@ class Command(BaseCommand):
         rows = [{"policy": o.name, **o.summary()} for o in chosen.comparison.outcomes]
         self.stdout.write(format_table(rows, COLUMNS))  # type: ignore[arg-type]
         self.stdout.write("")
+        lines = chosen.floor_lines()
+        if lines:
+            self.stdout.write("Schedule floors learned where a preset met a cold start:")
+            for line in lines:
+                self.stdout.write(f"  {line}")
+        else:
+            self.stdout.write("No schedule floor learned: no preset met a cold start.")
         self.stdout.write(chosen.reason())
         self.stdout.write("Apply it (one audited change) with PATCH on the endpoint:")
         self.stdout.write(json.dumps(chosen.patch_body(), indent=2))
