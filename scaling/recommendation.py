@@ -10,18 +10,22 @@ quota admitted it, so no recommendation may exceed it.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from dataclasses import dataclass, field, fields
-from datetime import time, timedelta
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
 
-from scaling.comparison import Comparison, compare
+from scaling.comparison import Comparison, compare, endpoint_workload, replica_profile_of
 from scaling.presets import PRESETS, preset
 from scaling.simulator.engine import SimConfig
 from scaling.simulator.oracle import OracleResult
 from scaling.simulator.report import SimResult
 from scaling.simulator.trace import Trace
 from scaling.spec import WEEKDAYS, ScalingSpec, ScheduleFloor
+
+if TYPE_CHECKING:
+    from endpoints.models import Endpoint
 
 POLICY_FIELDS = tuple(f.name for f in fields(ScalingSpec) if f.name != "schedule_floors")
 # A floor starts this long before the hour it covers, so its replicas are ready when the hour
@@ -31,6 +35,15 @@ FLOOR_LEAD = timedelta(minutes=5)
 # tenant's zone (the PATCH body can be edited before it is applied).
 FLOOR_TIMEZONE = "UTC"
 FLOORED = " + schedule floors"
+
+# Bounded work for the API and the console: a recommendation replays about 15 candidates
+# (12 presets and neighbours, up to 3 with learned floors), five times the comparison's three, so
+# it takes at most a week (an hour-of-week appears once) and about a third of the comparison's
+# requests, some 15 s on one core. The command line takes any size.
+MAX_RECOMMENDATION_WINDOW = timedelta(days=7)
+MAX_RECOMMENDATION_REQUESTS = 50_000
+_SINCE = re.compile(r"^(\d{1,7})([smhd])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
 
 def candidates(*, max_replicas: int) -> dict[str, ScalingSpec]:
@@ -187,3 +200,74 @@ def recommend(
             key=lambda o: (o.result.slo_attainment_servable, -o.result.gpu_hours),
         )
     return Recommendation(best.name, specs[best.name], bool(meeting), comparison, goal, learned)
+
+
+def parse_since(text: str) -> timedelta:
+    """`90m`, `24h`, `7d`: how far back a history reaches. Raises ValueError otherwise."""
+    match = _SINCE.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"{text!r} is not a positive duration such as 90m, 24h or 7d")
+    return timedelta(seconds=int(match.group(1)) * _UNIT_S[match.group(2)])
+
+
+@dataclass(frozen=True)
+class EndpointRecommendation:
+    """A recommendation on an endpoint's own history, with what was replayed."""
+
+    recommendation: Recommendation
+    start: datetime
+    end: datetime
+    requests: int
+    asked: timedelta
+    command: str
+
+    @property
+    def capped(self) -> bool:
+        return self.end - self.start < self.asked
+
+    def notes(self) -> list[str]:
+        if not self.capped:
+            return []
+        return [
+            f"Asked for {_span(self.asked)} of history; replayed the last "
+            f"{_span(self.end - self.start)} (the most a recommendation here replays). "
+            "The command replays any window."
+        ]
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit in ("d", "h", "m"):
+        if seconds % _UNIT_S[unit] == 0:
+            return f"{seconds // _UNIT_S[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def recommend_for_endpoint(
+    endpoint: Endpoint,
+    *,
+    since: timedelta,
+    slo_ttft_ms: float = 1000.0,
+    goal: float = 0.99,
+    end: datetime,
+    max_requests: int | None = MAX_RECOMMENDATION_REQUESTS,
+    max_window: timedelta | None = MAX_RECOMMENDATION_WINDOW,
+) -> EndpointRecommendation:
+    """The recommendation on the endpoint's traffic from Prometheus over `since` up to `end`
+    (capped at `max_window`), on the replica profile of the model its stable revision runs, at
+    the maximum its quota admitted. Raises what `endpoint_workload` raises (Prometheus
+    unreachable, no requests, more than `max_requests`)."""
+    window = min(since, max_window) if max_window is not None else since
+    config = SimConfig(slo_ttft_ms=slo_ttft_ms)
+    profile = replica_profile_of(endpoint)
+    if profile is not None:
+        config = replace(config, profile=profile)
+    trace = endpoint_workload(endpoint, start=end - window, end=end, max_requests=max_requests)
+    chosen = recommend(
+        trace, max_replicas=endpoint.scaling_policy.max_replicas, goal=goal, config=config
+    )
+    command = (
+        f"manage.py recommend_scaling --endpoint {endpoint.tenant.slug}/{endpoint.name} "
+        f"--since {_span(window)} --slo-ttft-ms {slo_ttft_ms:g} --goal {goal:g}"
+    )
+    return EndpointRecommendation(chosen, end - window, end, len(trace.requests), since, command)
