@@ -122,7 +122,13 @@ def recommendation_for(endpoint, *, since, slo_ttft_ms: int, goal: float, field:
     400 on `field`)."""
     try:
         return recommend_for_endpoint(
-            endpoint, since=since, slo_ttft_ms=float(slo_ttft_ms), goal=goal, end=timezone.now()
+            endpoint,
+            since=since,
+            slo_ttft_ms=float(slo_ttft_ms),
+            goal=goal,
+            end=timezone.now(),
+            max_window=MAX_RECOMMENDATION_WINDOW,
+            max_requests=MAX_RECOMMENDATION_REQUESTS,
         )
     except TelemetryUnavailable as exc:
         raise Unavailable(f"Cannot read the endpoint's traffic: {exc}") from exc
@@ -134,6 +140,8 @@ def recommendation_for(endpoint, *, since, slo_ttft_ms: int, goal: float, field:
             f"{endpoint.tenant.slug}/{endpoint.name}`.",
             field=field,
         ) from exc
+    except ValueError as exc:  # a window too short for two steps of the rate series
+        raise ValidationFailed(str(exc), field=field) from exc
 
 
 class ScalingRecommendationView(TenantScopedMixin, GenericAPIView):

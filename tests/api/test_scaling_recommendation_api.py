@@ -49,6 +49,13 @@ def test_without_prometheus_it_is_a_503_that_says_why(client_for, settings):
     assert "PROMETHEUS_URL is empty" in error["message"]
 
 
+def test_a_window_shorter_than_two_steps_is_a_400_on_since(client_for, settings):
+    settings.PROMETHEUS_URL = f"http://127.0.0.1:{free_port()}"
+    response = client_for("viewer").get(URL.format("acme"), {"since": "90s"})
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == {"since"}
+
+
 def test_an_unreachable_prometheus_is_a_503_not_a_500(client_for, settings):
     settings.PROMETHEUS_URL = f"http://127.0.0.1:{free_port()}"
     response = client_for("viewer").get(URL.format("acme"))
