@@ -39,9 +39,8 @@ from scaling.simulator.workloads import WORKLOADS  # noqa: E402
 from scaling.spec import ScalingSpec  # noqa: E402
 
 SLO_MS = 1000.0
-SEEDS = (0, 1, 2, 3, 4)
-# A synthesized day is half a million requests and its oracle a minute of CPU per seed.
-SEEDS_PER_WORKLOAD = {"diurnal": (0, 1)}
+# The presets are chosen on seeds 0-2 (`--search`); the tables report the held-out seeds 3-4.
+SEEDS = (3, 4)
 MAX_REPLICAS = 16  # for the presets; an endpoint's maximum comes from its quota
 TRACES_DIR = Path("/work/shared/traces")
 
@@ -57,13 +56,18 @@ POLICIES: dict[str, ScalingSpec] = {
         f"preset {name}": preset(name, max_replicas=MAX_REPLICAS)
         for name in ("latency", "balanced", "cost")
     },
-    # The token-aware trigger beside balanced's: KV-cache usage per replica at most 0.8 / 0.5.
-    **{
-        f"balanced + kv-cache {kv}": preset("balanced", max_replicas=MAX_REPLICAS).with_changes(
-            target_kv_cache_usage_per_replica=kv
-        )
-        for kv in (0.8, 0.5)
-    },
+    # `balanced` as it was before the search over every shape (queue 3, in-flight 112, no
+    # KV-cache trigger, +4 pods per 300 s), for comparison.
+    "balanced before the search": ScalingSpec(
+        min_replicas=1,
+        max_replicas=MAX_REPLICAS,
+        target_queue_per_replica=3.0,
+        target_in_flight_per_replica=112.0,
+        polling_interval_s=15,
+        scale_down_stabilization_s=600,
+        scale_down_percent_per_period=10,
+        policy_period_s=300,
+    ),
 }
 # Workloads whose trace does not depend on the seed share one oracle.
 SEEDED_TRACES = {"docqa", "diurnal"}
@@ -100,7 +104,7 @@ def benchmark(
     workloads: list[str], seeds: tuple[int, ...], traces_dir: Path, pool: ProcessPoolExecutor
 ) -> None:
     for workload in workloads:
-        runs_seeds = tuple(s for s in seeds if s in SEEDS_PER_WORKLOAD.get(workload, seeds))
+        runs_seeds = seeds
         oracle_seeds = runs_seeds if workload in SEEDED_TRACES else runs_seeds[:1]
         oracles = pool.map(_oracle, [(workload, s, traces_dir) for s in oracle_seeds])
         jobs = [(workload, s, traces_dir, spec) for spec in POLICIES.values() for s in runs_seeds]
@@ -177,7 +181,7 @@ def sweep(workloads: list[str], traces_dir: Path, pool: ProcessPoolExecutor) -> 
         for s in grid
     ]
     for workload in workloads:
-        use = tuple(s for s in seeds if s in SEEDS_PER_WORKLOAD.get(workload, seeds))
+        use = seeds
         o_seeds = use if workload in SEEDED_TRACES else use[:1]
         oracle = dict(
             zip(
@@ -206,10 +210,10 @@ SEARCH_WORKLOADS = ("chat", "code", "docqa", "diurnal")
 # Each preset's cost bound: the most GPU-hours over the oracle it may spend on its most expensive
 # shape. Within it, the candidate whose worst shape has the highest attainment wins (ties: the
 # higher mean attainment, then the lower worst cost). Issue 15 asks 1.3x of `balanced`, but
-# code's cold-start bound alone is 1.4x the oracle, so no reactive policy gets there; 2.0x is
-# where the search found its best trade, and the verdict in docs/benchmarks/autoscaling.md says
-# how far each shape is from the goal.
-COST_BOUNDS = {"latency": 3.0, "balanced": 2.0, "cost": 1.5}
+# code's cold-start bound alone is 1.4x the oracle, so no reactive policy gets there. Within
+# 2.0x no candidate beat the old `balanced` on its worst shape; 2.4x buys ten points on docqa.
+# `cost` cannot stay within 1.5x on chat (its cheapest candidates spend 1.59x).
+COST_BOUNDS = {"latency": 3.0, "balanced": 2.4, "cost": 1.7}
 # (scale-up pods per period, policy period s, scale-down stabilization s): the current presets'
 # and two faster ones. The period also paces scale-up: +4 pods per 300 s cannot follow code's
 # idle-to-10-replica bursts.
