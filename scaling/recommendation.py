@@ -252,11 +252,12 @@ def recommend_for_endpoint(
     end: datetime,
     max_requests: int | None = MAX_RECOMMENDATION_REQUESTS,
     max_window: timedelta | None = MAX_RECOMMENDATION_WINDOW,
+    max_replicas: int | None = None,
 ) -> EndpointRecommendation:
     """The recommendation on the endpoint's traffic from Prometheus over `since` up to `end`
     (capped at `max_window`), on the replica profile of the model its stable revision runs, at
-    the maximum its quota admitted. Raises what `endpoint_workload` raises (Prometheus
-    unreachable, no requests, more than `max_requests`)."""
+    `max_replicas` or else the maximum its quota admitted. Raises what `endpoint_workload`
+    raises (Prometheus unreachable, no requests, more than `max_requests`)."""
     window = min(since, max_window) if max_window is not None else since
     config = SimConfig(slo_ttft_ms=slo_ttft_ms)
     profile = replica_profile_of(endpoint)
@@ -264,7 +265,10 @@ def recommend_for_endpoint(
         config = replace(config, profile=profile)
     trace = endpoint_workload(endpoint, start=end - window, end=end, max_requests=max_requests)
     chosen = recommend(
-        trace, max_replicas=endpoint.scaling_policy.max_replicas, goal=goal, config=config
+        trace,
+        max_replicas=max_replicas or endpoint.scaling_policy.max_replicas,
+        goal=goal,
+        config=config,
     )
     command = (
         f"manage.py recommend_scaling --endpoint {endpoint.tenant.slug}/{endpoint.name} "

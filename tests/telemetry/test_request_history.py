@@ -222,6 +222,9 @@ def test_api_and_console_recommend_on_the_endpoints_own_traffic_and_apply_it(win
         "manage.py recommend_scaling --endpoint acme/chat --since 1h --slo-ttft-ms 1000 --goal 0.99"
     )
     assert body["patch"]["scaling"]["max_replicas"] == 2  # the endpoint's own maximum
+    out = StringIO()
+    call_command("recommend_scaling", "--endpoint", "acme/chat", "--since", "1h", stdout=out)
+    assert f"Reproduce: {body['command']}" in out.getvalue()
     # The cap (7 days) made small: a week's replay would take this test a minute.
     monkeypatch.setattr("scaling.api.recommendation.MAX_RECOMMENDATION_WINDOW", timedelta(hours=1))
     capped = client.get(url, {"since": "30d"})
