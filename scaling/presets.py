@@ -7,7 +7,7 @@ Each preset has a cost bound, the most GPU-hours over the oracle it may spend on
 expensive shape (latency 3.0x, balanced 2.4x, cost 1.7x), and within it takes the candidate whose
 worst shape has the highest share of servable requests within the SLO. Seeds 3-4 are held out:
 the figures on the benchmark page are theirs. The figures below are the search's (seeds 0-2;
-"x" is GPU-hours over the oracle). On every candidate but the cheapest, the worst shape is docqa:
+"x" is GPU-hours over the oracle). On every candidate with a warm replica the worst shape is docqa:
 its long prompts are prefill-bound, so what it lacks is capacity ahead of bursts.
 """
 

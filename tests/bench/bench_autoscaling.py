@@ -1,6 +1,6 @@
 """Autoscaling benchmark: guide configurations and our presets on four workload shapes.
 
-    .venv/bin/python tests/bench/bench_autoscaling.py                  # every table (~5 min)
+    .venv/bin/python tests/bench/bench_autoscaling.py                  # seeds 3-4 (~14 min)
     .venv/bin/python tests/bench/bench_autoscaling.py --workloads chat --seeds 0
     .venv/bin/python tests/bench/bench_autoscaling.py --calibration    # the calibration table
     .venv/bin/python tests/bench/bench_autoscaling.py --sweep          # balanced's neighbours
