@@ -29,6 +29,16 @@ urlpatterns = [
     path("tenants/<slug:slug>/quota/", tenant_pages.quota_update, name="quota-update"),
     path(ENDPOINT, endpoint_pages.endpoint_page, name="endpoint"),
     path(f"{ENDPOINT}scaling/", views.endpoint_scaling, name="endpoint-scaling"),
+    path(
+        f"{ENDPOINT}scaling/recommendation/",
+        endpoint_pages.scaling_recommendation,
+        name="scaling-recommendation",
+    ),
+    path(
+        f"{ENDPOINT}scaling/recommendation/apply/",
+        endpoint_pages.scaling_recommendation_apply,
+        name="scaling-recommendation-apply",
+    ),
     path(f"{ENDPOINT}scale/", endpoint_pages.endpoint_scale, name="endpoint-scale"),
     path(f"{ENDPOINT}scale/preview/", endpoint_pages.scale_preview, name="scale-preview"),
     path(f"{ENDPOINT}delete/", endpoint_pages.endpoint_delete, name="endpoint-delete"),

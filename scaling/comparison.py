@@ -161,16 +161,22 @@ def compare_endpoint_traffic(
 
 
 def compare(
-    trace: Trace, policies: Mapping[str, ScalingSpec], config: SimConfig | None = None
+    trace: Trace,
+    policies: Mapping[str, ScalingSpec],
+    config: SimConfig | None = None,
+    *,
+    oracle: OracleResult | None = None,
 ) -> Comparison:
-    """Simulate each policy on `trace` and compute the oracle lower bounds once.
+    """Simulate each policy on `trace` and compute the oracle lower bounds once (or take
+    `oracle`, already computed for the same trace and config).
 
     Fair start: unless the caller fixed a warm-up or an initial fleet, every policy starts from
     its own floor `FAIR_WARMUP_S` before the trace, facing the trace's opening minutes once
     already, and only the trace itself is measured. No policy inherits the oracle's fleet.
     """
     config = config or SimConfig()
-    oracle = oracle_lower_bound(trace, config)
+    if oracle is None:
+        oracle = oracle_lower_bound(trace, config)
     if config.warmup_s == 0 and config.initial_replicas is None:
         config = replace(config, warmup_s=FAIR_WARMUP_S)
     outcomes = [

@@ -1,5 +1,6 @@
 """Recommending a scaling policy from an endpoint's own traffic: every preset and a few of its
-neighbours replayed on the same trace, and the cheapest that meets the TTFT goal chosen.
+neighbours replayed on the same trace, schedule floors learned from the hours where a preset met
+a cold start, and the cheapest candidate that meets the TTFT goal chosen.
 
 Neighbours, and why: the queue target at half and twice the preset's (the knob the sweep in
 docs/benchmarks/autoscaling.md moves most), and the KV-cache trigger at 0.5 (what long-context
@@ -9,17 +10,41 @@ quota admitted it, so no recommendation may exceed it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
 
-from scaling.comparison import Comparison, compare
+from scaling.comparison import Comparison, compare, endpoint_workload, replica_profile_of
 from scaling.policy import TUNABLE_FIELDS
 from scaling.presets import PRESETS, preset
 from scaling.simulator.engine import SimConfig
+from scaling.simulator.oracle import OracleResult
+from scaling.simulator.report import SimResult
 from scaling.simulator.trace import Trace
-from scaling.spec import ScalingSpec
+from scaling.spec import WEEKDAYS, ScalingSpec, ScheduleFloor
+
+if TYPE_CHECKING:
+    from endpoints.models import Endpoint
 
 POLICY_FIELDS = TUNABLE_FIELDS
+# A floor starts this long before the hour it covers, so its replicas are ready when the hour
+# begins: the slowest cached cold start (120 s) plus KEDA's poll and the HPA's sync.
+FLOOR_LEAD = timedelta(minutes=5)
+# Histories come from Prometheus in UTC; a learned floor says so rather than guessing the
+# tenant's zone (the PATCH body can be edited before it is applied).
+FLOOR_TIMEZONE = "UTC"
+FLOORED = " + schedule floors"
+
+# Bounded work for the API and the console: a recommendation replays about 15 candidates
+# (12 presets and neighbours, up to 3 with learned floors), five times the comparison's three, so
+# it takes at most a week (an hour-of-week appears once) and about a third of the comparison's
+# requests, some 15 s on one core. The command line takes any size.
+MAX_RECOMMENDATION_WINDOW = timedelta(days=7)
+MAX_RECOMMENDATION_REQUESTS = 50_000
+_SINCE = re.compile(r"^(\d{1,7})([smhd])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
 
 def candidates(*, max_replicas: int) -> dict[str, ScalingSpec]:
@@ -31,8 +56,83 @@ def candidates(*, max_replicas: int) -> dict[str, ScalingSpec]:
             out[f"{name} {label}"] = base.with_changes(
                 target_queue_per_replica=base.target_queue_per_replica * factor
             )
-        out[f"{name} + kv-cache 0.5"] = base.with_changes(target_kv_cache_usage_per_replica=0.5)
+        if base.target_kv_cache_usage_per_replica != 0.5:
+            out[f"{name} + kv-cache 0.5"] = base.with_changes(target_kv_cache_usage_per_replica=0.5)
     return out
+
+
+def cold_start_hours(
+    trace: Trace, result: SimResult, oracle: OracleResult, *, max_replicas: int
+) -> dict[tuple[int, int], int]:
+    """(weekday, hour) -> replicas needed, for every hour of the week in which requests missed
+    the SLO while a replica was still starting (from zero, or below what the load needed).
+
+    The need is the oracle's largest per-interval fleet in that hour: a floor that holds it has
+    every replica ready before the load arrives. Misses with no replica starting (the fleet at
+    its maximum, or prompts too long to serve in time) are not a floor's to fix.
+    """
+    series = result.series
+    hours: dict[tuple[int, int], int] = {}
+    per_interval = oracle.replicas
+    for t_s, p95, ready, provisioned in zip(
+        series.t_s, series.ttft_p95_ms, series.ready, series.replicas, strict=True
+    ):
+        if p95 is None or p95 <= result.slo_ttft_ms or ready >= provisioned:
+            continue
+        when = trace.start + timedelta(seconds=t_s)
+        hour_start_s = t_s - (when - when.replace(minute=0, second=0, microsecond=0)).seconds
+        first = max(0, int(hour_start_s // oracle.interval_s))
+        last = int((hour_start_s + 3600) // oracle.interval_s)
+        need = max(per_interval[first:last], default=1)
+        key = (when.weekday(), when.hour)
+        hours[key] = min(max_replicas, max(hours.get(key, 1), need, 1))
+    return hours
+
+
+def floors_for_hours(hours: dict[tuple[int, int], int]) -> tuple[ScheduleFloor, ...]:
+    """Schedule floors covering `hours` in the format `parse_policy` accepts: consecutive hours
+    of one day at one level become one window starting `FLOOR_LEAD` early, and equal windows on
+    several days one floor.
+
+    `parse_policy` refuses a window whose end is not after its start (a floor over midnight is
+    two floors), so a window is cut at midnight: the lead before 00:00 is dropped and a window
+    reaching 24:00 ends at 23:59, the last time a cron trigger can name.
+    """
+    windows: dict[tuple[time, time, int], set[str]] = defaultdict(set)
+    for day in range(7):
+        runs: list[list[int]] = []
+        for hour in sorted(h for d, h in hours if d == day):
+            level = hours[(day, hour)]
+            if runs and hour == runs[-1][-1] + 1 and level == hours[(day, runs[-1][0])]:
+                runs[-1].append(hour)
+            else:
+                runs.append([hour])
+        for run in runs:
+            start = max(0, run[0] * 60 - FLOOR_LEAD.seconds // 60)
+            end = min(24 * 60 - 1, (run[-1] + 1) * 60)
+            key = (time(start // 60, start % 60), time(end // 60, end % 60), hours[(day, run[0])])
+            windows[key].add(WEEKDAYS[day])
+    return tuple(
+        ScheduleFloor(
+            days=tuple(d for d in WEEKDAYS if d in days),
+            start=start,
+            end=end,
+            timezone=FLOOR_TIMEZONE,
+            min_replicas=level,
+        )
+        for (start, end, level), days in sorted(windows.items())
+    )
+
+
+def floor_as_policy(floor: ScheduleFloor) -> dict[str, Any]:
+    """A floor as the API and `parse_policy` take it."""
+    return {
+        "days": list(floor.days),
+        "start": floor.start.strftime("%H:%M"),
+        "end": floor.end.strftime("%H:%M"),
+        "timezone": floor.timezone,
+        "min_replicas": floor.min_replicas,
+    }
 
 
 @dataclass(frozen=True)
@@ -42,10 +142,16 @@ class Recommendation:
     meets_goal: bool
     comparison: Comparison
     goal: float
+    # Per preset, the schedule floors learned from where its replay met a cold start.
+    learned_floors: dict[str, tuple[ScheduleFloor, ...]] = field(default_factory=dict)
 
     def patch_body(self) -> dict[str, Any]:
-        """The PATCH body that applies it: `PATCH /api/v1/tenants/<t>/endpoints/<n>/`."""
-        return {"scaling": {name: getattr(self.spec, name) for name in POLICY_FIELDS}}
+        """The PATCH body that applies it: `PATCH /api/v1/tenants/<t>/endpoints/<n>/`. The
+        floors are always named, an empty list included: the candidate was replayed with exactly
+        these, so floors the endpoint has now would make the applied policy another one."""
+        body: dict[str, Any] = {name: getattr(self.spec, name) for name in POLICY_FIELDS}
+        body["schedule_floors"] = [floor_as_policy(f) for f in self.spec.schedule_floors]
+        return {"scaling": body}
 
     def reason(self) -> str:
         row = next(o for o in self.comparison.outcomes if o.name == self.name).summary()
@@ -55,12 +161,37 @@ class Recommendation:
             return f"{self.name}: the cheapest meeting {self.goal:.0%}: {attained}, {cost}."
         return f"No candidate meets {self.goal:.0%}; {self.name} comes closest: {attained}, {cost}."
 
+    def floor_lines(self) -> list[str]:
+        """One line per learned floor, for people reading the recommendation."""
+        lines = []
+        for name, floors in self.learned_floors.items():
+            for f in floors:
+                lines.append(
+                    f"{name}: at least {f.min_replicas} on {','.join(f.days)} "
+                    f"{f.start:%H:%M}-{f.end:%H:%M} {f.timezone}"
+                )
+        return lines
+
 
 def recommend(
     trace: Trace, *, max_replicas: int, goal: float = 0.99, config: SimConfig | None = None
 ) -> Recommendation:
     specs = candidates(max_replicas=max_replicas)
     comparison = compare(trace, specs, config)
+    results = {o.name: o.result for o in comparison.outcomes}
+    learned: dict[str, tuple[ScheduleFloor, ...]] = {}
+    for name in PRESETS:
+        hours = cold_start_hours(trace, results[name], comparison.oracle, max_replicas=max_replicas)
+        if hours:
+            learned[name] = floors_for_hours(hours)
+    floored = {
+        f"{name}{FLOORED}": specs[name].with_changes(schedule_floors=floors)
+        for name, floors in learned.items()
+    }
+    if floored:
+        extra = compare(trace, floored, config, oracle=comparison.oracle)
+        comparison = Comparison(comparison.oracle, comparison.outcomes + extra.outcomes)
+        specs.update(floored)
     meeting = [o for o in comparison.outcomes if o.result.slo_attainment_servable >= goal]
     if meeting:
         best = min(meeting, key=lambda o: o.result.gpu_hours)
@@ -69,4 +200,79 @@ def recommend(
             comparison.outcomes,
             key=lambda o: (o.result.slo_attainment_servable, -o.result.gpu_hours),
         )
-    return Recommendation(best.name, specs[best.name], bool(meeting), comparison, goal)
+    return Recommendation(best.name, specs[best.name], bool(meeting), comparison, goal, learned)
+
+
+def parse_since(text: str) -> timedelta:
+    """`90m`, `24h`, `7d`: how far back a history reaches. Raises ValueError otherwise."""
+    match = _SINCE.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"{text!r} is not a positive duration such as 90m, 24h or 7d")
+    return timedelta(seconds=int(match.group(1)) * _UNIT_S[match.group(2)])
+
+
+@dataclass(frozen=True)
+class EndpointRecommendation:
+    """A recommendation on an endpoint's own history, with what was replayed."""
+
+    recommendation: Recommendation
+    start: datetime
+    end: datetime
+    requests: int
+    asked: timedelta
+    command: str
+
+    @property
+    def capped(self) -> bool:
+        return self.end - self.start < self.asked
+
+    def notes(self) -> list[str]:
+        if not self.capped:
+            return []
+        return [
+            f"Asked for {_span(self.asked)} of history; replayed the last "
+            f"{_span(self.end - self.start)} (the most a recommendation here replays). "
+            "The command replays any window."
+        ]
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit in ("d", "h", "m"):
+        if seconds % _UNIT_S[unit] == 0:
+            return f"{seconds // _UNIT_S[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def recommend_for_endpoint(
+    endpoint: Endpoint,
+    *,
+    since: timedelta,
+    slo_ttft_ms: float = 1000.0,
+    goal: float = 0.99,
+    end: datetime,
+    max_requests: int | None = MAX_RECOMMENDATION_REQUESTS,
+    max_window: timedelta | None = MAX_RECOMMENDATION_WINDOW,
+    max_replicas: int | None = None,
+) -> EndpointRecommendation:
+    """The recommendation on the endpoint's traffic from Prometheus over `since` up to `end`
+    (capped at `max_window`), on the replica profile of the model its stable revision runs, at
+    `max_replicas` or else the maximum its quota admitted. Raises what `endpoint_workload`
+    raises (Prometheus unreachable, no requests, more than `max_requests`)."""
+    window = min(since, max_window) if max_window is not None else since
+    config = SimConfig(slo_ttft_ms=slo_ttft_ms)
+    profile = replica_profile_of(endpoint)
+    if profile is not None:
+        config = replace(config, profile=profile)
+    trace = endpoint_workload(endpoint, start=end - window, end=end, max_requests=max_requests)
+    chosen = recommend(
+        trace,
+        max_replicas=max_replicas or endpoint.scaling_policy.max_replicas,
+        goal=goal,
+        config=config,
+    )
+    command = (
+        f"manage.py recommend_scaling --endpoint {endpoint.tenant.slug}/{endpoint.name} "
+        f"--since {_span(window)} --slo-ttft-ms {slo_ttft_ms:g} --goal {goal:g}"
+    )
+    return EndpointRecommendation(chosen, end - window, end, len(trace.requests), since, command)

@@ -8,6 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from control_plane.audit.api import AuditEventViewSet, export_urlpatterns
 from endpoints.api.rollouts import RolloutViewSet
 from endpoints.api.views import EndpointViewSet, ModelVersionViewSet
+from scaling.api.recommendation import ScalingRecommendationView
 from tenants.api.users import UserViewSet
 from tenants.api.views import ApiKeyViewSet, MembershipViewSet, QuotaViewSet, TenantViewSet
 
@@ -77,6 +78,11 @@ api_urlpatterns = [
         "tenants/<segment:slug>/endpoints/<segment:name>/scaling-comparison/",
         EndpointViewSet.as_view({"get": "scaling_comparison"}),
         name="endpoint-scaling-comparison",
+    ),
+    path(
+        "tenants/<segment:slug>/endpoints/<segment:name>/scaling-recommendation/",
+        ScalingRecommendationView.as_view(),
+        name="endpoint-scaling-recommendation",
     ),
     path(
         "tenants/<segment:slug>/endpoints/<segment:name>/rollouts/",

@@ -177,6 +177,13 @@ ROUTES = [
         everyone(503),
     ),
     Route(
+        # Read-only like the comparison: every role reads it; without Prometheus, a 503.
+        "recommend endpoint scaling",
+        "get",
+        lambda w, t: f"/api/v1/tenants/{t.slug}/endpoints/chat/scaling-recommendation/",
+        everyone(503),
+    ),
+    Route(
         "delete endpoint",
         "delete",
         lambda w, t: f"/api/v1/tenants/{t.slug}/endpoints/chat/",

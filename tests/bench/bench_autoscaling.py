@@ -1,9 +1,10 @@
 """Autoscaling benchmark: guide configurations and our presets on four workload shapes.
 
-    .venv/bin/python tests/bench/bench_autoscaling.py                  # every table (~5 min)
+    .venv/bin/python tests/bench/bench_autoscaling.py                  # seeds 3-4 (~14 min)
     .venv/bin/python tests/bench/bench_autoscaling.py --workloads chat --seeds 0
     .venv/bin/python tests/bench/bench_autoscaling.py --calibration    # the calibration table
     .venv/bin/python tests/bench/bench_autoscaling.py --sweep          # balanced's neighbours
+    .venv/bin/python tests/bench/bench_autoscaling.py --search         # how the presets are chosen
     .venv/bin/python tests/bench/bench_autoscaling.py --plots          # balanced, one PNG/shape
 
 Shapes (scaling/simulator/workloads.py): chat and code from the Azure LLM inference traces
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -37,9 +39,8 @@ from scaling.simulator.workloads import WORKLOADS  # noqa: E402
 from scaling.spec import ScalingSpec  # noqa: E402
 
 SLO_MS = 1000.0
-SEEDS = (0, 1, 2, 3, 4)
-# A synthesized day is half a million requests and its oracle a minute of CPU per seed.
-SEEDS_PER_WORKLOAD = {"diurnal": (0, 1)}
+# The presets are chosen on seeds 0-2 (`--search`); the tables report the held-out seeds 3-4.
+SEEDS = (3, 4)
 MAX_REPLICAS = 16  # for the presets; an endpoint's maximum comes from its quota
 TRACES_DIR = Path("/work/shared/traces")
 
@@ -55,13 +56,18 @@ POLICIES: dict[str, ScalingSpec] = {
         f"preset {name}": preset(name, max_replicas=MAX_REPLICAS)
         for name in ("latency", "balanced", "cost")
     },
-    # The token-aware trigger beside balanced's: KV-cache usage per replica at most 0.8 / 0.5.
-    **{
-        f"balanced + kv-cache {kv}": preset("balanced", max_replicas=MAX_REPLICAS).with_changes(
-            target_kv_cache_usage_per_replica=kv
-        )
-        for kv in (0.8, 0.5)
-    },
+    # `balanced` as it was before the search over every shape (queue 3, in-flight 112, no
+    # KV-cache trigger, +4 pods per 300 s), for comparison.
+    "balanced before the search": ScalingSpec(
+        min_replicas=1,
+        max_replicas=MAX_REPLICAS,
+        target_queue_per_replica=3.0,
+        target_in_flight_per_replica=112.0,
+        polling_interval_s=15,
+        scale_down_stabilization_s=600,
+        scale_down_percent_per_period=10,
+        policy_period_s=300,
+    ),
 }
 # Workloads whose trace does not depend on the seed share one oracle.
 SEEDED_TRACES = {"docqa", "diurnal"}
@@ -98,7 +104,7 @@ def benchmark(
     workloads: list[str], seeds: tuple[int, ...], traces_dir: Path, pool: ProcessPoolExecutor
 ) -> None:
     for workload in workloads:
-        runs_seeds = tuple(s for s in seeds if s in SEEDS_PER_WORKLOAD.get(workload, seeds))
+        runs_seeds = seeds
         oracle_seeds = runs_seeds if workload in SEEDED_TRACES else runs_seeds[:1]
         oracles = pool.map(_oracle, [(workload, s, traces_dir) for s in oracle_seeds])
         jobs = [(workload, s, traces_dir, spec) for spec in POLICIES.values() for s in runs_seeds]
@@ -175,7 +181,7 @@ def sweep(workloads: list[str], traces_dir: Path, pool: ProcessPoolExecutor) -> 
         for s in grid
     ]
     for workload in workloads:
-        use = tuple(s for s in seeds if s in SEEDS_PER_WORKLOAD.get(workload, seeds))
+        use = seeds
         o_seeds = use if workload in SEEDED_TRACES else use[:1]
         oracle = dict(
             zip(
@@ -194,6 +200,137 @@ def sweep(workloads: list[str], traces_dir: Path, pool: ProcessPoolExecutor) -> 
             slo = mean(runs[s]["slo_attainment_servable"] for s in use)
             row[f"{workload} slo"] = f"{100 * slo:.1f}"
     print(format_table(rows, list(rows[0])))
+
+
+# --- Choosing the presets -------------------------------------------------------------------
+# Chosen on seeds 0-2 of every shape; seeds 3-4 are held out and only reported
+# (`--seeds 3 4`), so no preset is fitted to the traces it is judged on.
+SEARCH_SEEDS = (0, 1, 2)
+SEARCH_WORKLOADS = ("chat", "code", "docqa", "diurnal")
+# Each preset's cost bound: the most GPU-hours over the oracle it may spend on its most expensive
+# shape. Within it, the candidate whose worst shape has the highest attainment wins (ties: the
+# higher mean attainment, then the lower worst cost). Issue 15 asks 1.3x of `balanced`, but
+# code's cold-start bound alone is 1.4x the oracle, so no reactive policy gets there. Within
+# 2.0x no candidate beat the old `balanced` on its worst shape; 2.4x buys ten points on docqa.
+# `cost` cannot stay within 1.5x on chat (its cheapest candidates spend 1.59x).
+COST_BOUNDS = {"latency": 3.0, "balanced": 2.4, "cost": 1.7}
+# (scale-up pods per period, policy period s, scale-down stabilization s): the current presets'
+# and two faster ones. The period also paces scale-up: +4 pods per 300 s cannot follow code's
+# idle-to-10-replica bursts.
+BEHAVIOURS = ((4, 300, 600), (10, 300, 600), (10, 120, 300), (10, 300, 1200))
+
+
+def search_candidates() -> dict[str, ScalingSpec]:
+    base = preset("balanced", max_replicas=MAX_REPLICAS)
+    out: dict[str, ScalingSpec] = {}
+    for pods, period, down in BEHAVIOURS:
+        for queue in (1.0, 3.0):
+            for kv in (None, 0.5, 0.65, 0.8):
+                name = f"q{queue:g} kv{kv or '-'} up+{pods}/{period}s down{down}s"
+                out[name] = base.with_changes(
+                    target_queue_per_replica=queue,
+                    target_kv_cache_usage_per_replica=kv,
+                    scale_up_pods_per_period=pods,
+                    policy_period_s=period,
+                    scale_down_stabilization_s=down,
+                )
+    cost = preset("cost", max_replicas=MAX_REPLICAS)
+    for min_replicas in (0, 1):
+        for queue in (5.0, 10.0):
+            for kv in (None, 0.8):
+                name = f"min{min_replicas} q{queue:g} kv{kv or '-'} up+4/600s down900s"
+                out[name] = cost.with_changes(
+                    min_replicas=min_replicas,
+                    target_queue_per_replica=queue,
+                    target_kv_cache_usage_per_replica=kv,
+                )
+    return out
+
+
+def _spec_key(spec: ScalingSpec) -> str:
+    return json.dumps({k: v for k, v in vars(spec).items() if k != "schedule_floors"})
+
+
+def search(traces_dir: Path, pool: ProcessPoolExecutor, cache: Path) -> None:
+    """Every candidate on every shape, seeds 0-2; results are cached line by line in `cache`
+    so an interrupted search resumes where it stopped."""
+    done: dict[tuple[str, str, int], dict] = {}
+    if cache.exists():
+        for line in cache.read_text().splitlines():
+            row = json.loads(line)
+            done[(row["key"], row["workload"], row["seed"])] = row["summary"]
+    specs = search_candidates()
+    oracle_jobs = [
+        (w, s, traces_dir) for w in SEARCH_WORKLOADS for s in SEARCH_SEEDS if w in SEEDED_TRACES
+    ] + [(w, SEARCH_SEEDS[0], traces_dir) for w in SEARCH_WORKLOADS if w not in SEEDED_TRACES]
+    missing = [j for j in oracle_jobs if ("oracle", j[0], j[1]) not in done]
+    with cache.open("a") as out:
+        for (workload, seed, _), bound in zip(missing, pool.map(_oracle, missing), strict=True):
+            done[("oracle", workload, seed)] = {"gpu_hours": bound[0]}
+            out.write(
+                json.dumps(
+                    {
+                        "key": "oracle",
+                        "workload": workload,
+                        "seed": seed,
+                        "summary": {"gpu_hours": bound[0]},
+                    }
+                )
+                + "\n"
+            )
+            out.flush()
+        # Ordered by trace so each worker builds a trace once (`_trace` keeps two).
+        jobs = [
+            (w, s, traces_dir, spec)
+            for w in SEARCH_WORKLOADS
+            for s in SEARCH_SEEDS
+            for spec in specs.values()
+            if (_spec_key(spec), w, s) not in done
+        ]
+        for job, summary in zip(jobs, pool.map(_run, jobs), strict=True):
+            workload, seed, _, spec = job
+            done[(_spec_key(spec), workload, seed)] = summary
+            out.write(
+                json.dumps(
+                    {"key": _spec_key(spec), "workload": workload, "seed": seed, "summary": summary}
+                )
+                + "\n"
+            )
+            out.flush()
+
+    def oracle(workload: str, seed: int) -> float:
+        return done[("oracle", workload, seed if workload in SEEDED_TRACES else SEARCH_SEEDS[0])][
+            "gpu_hours"
+        ]
+
+    scores = {}
+    rows = []
+    for name, spec in specs.items():
+        row: dict[str, object] = {"candidate": name}
+        slo, cost = {}, {}
+        for w in SEARCH_WORKLOADS:
+            runs = [done[(_spec_key(spec), w, s)] for s in SEARCH_SEEDS]
+            cost[w] = mean(
+                r["gpu_hours"] / oracle(w, s) for r, s in zip(runs, SEARCH_SEEDS, strict=True)
+            )
+            slo[w] = mean(r["slo_attainment_servable"] for r in runs)
+            row[w] = f"{cost[w]:.2f}x / {100 * slo[w]:.1f}"
+        scores[name] = (min(slo.values()), mean(slo.values()), max(cost.values()))
+        row["worst slo"] = f"{100 * scores[name][0]:.1f}"
+        row["worst x"] = f"{scores[name][2]:.2f}"
+        rows.append(row)
+    print(format_table(rows, list(rows[0])))
+    for name, bound in COST_BOUNDS.items():
+        within = [c for c, s in scores.items() if s[2] <= bound]
+        if not within:
+            print(f"\n{name}: no candidate within {bound}x the oracle on every shape")
+            continue
+        best = max(within, key=lambda c: (scores[c][0], scores[c][1], -scores[c][2]))
+        print(
+            f"\n{name} (at most {bound}x the oracle on every shape): {best}: worst shape "
+            f"{100 * scores[best][0]:.1f} %, mean {100 * scores[best][1]:.1f} %, "
+            f"worst {scores[best][2]:.2f}x"
+        )
 
 
 def plots(workloads: list[str], traces_dir: Path) -> None:
@@ -219,6 +356,13 @@ def main() -> None:
     parser.add_argument("--calibration", action="store_true", help="print the calibration table")
     parser.add_argument("--sweep", action="store_true", help="balanced with neighbouring targets")
     parser.add_argument("--plots", action="store_true", help="write docs/benchmarks/img/*.png")
+    parser.add_argument("--search", action="store_true", help="choose the presets (seeds 0-2)")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path("/tmp/bench_autoscaling_search.jsonl"),
+        help="--search results, reused when the search runs again",
+    )
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     workloads = args.workloads or list(WORKLOADS)
@@ -233,7 +377,9 @@ def main() -> None:
         plots(workloads, args.traces_dir)
     else:
         with ProcessPoolExecutor(args.workers) as pool:
-            if args.sweep:
+            if args.search:
+                search(args.traces_dir, pool, args.cache)
+            elif args.sweep:
                 sweep(workloads, args.traces_dir, pool)
             else:
                 benchmark(workloads, tuple(args.seeds), args.traces_dir, pool)

@@ -48,6 +48,7 @@ def test_no_console_page_has_a_serious_accessibility_violation(live_server, page
         endpoint,
         f"{endpoint}rollouts/{rollout.pk}/",
         f"{endpoint}scaling/",
+        f"{endpoint}scaling/recommendation/",
         "/catalog/",
         "/audit/",
         "/users/",

@@ -181,4 +181,4 @@ def test_the_scaling_editor_applies_a_preset_without_touching_the_bounds(world):
     assert response.status_code == 302
     policy = Endpoint.objects.get(pk=world.own_endpoint.pk).scaling_policy
     assert (policy.preset, policy.min_replicas, policy.max_replicas) == ("cost", 1, 2)
-    assert policy.target_queue_per_replica == 10.0  # the cost preset's trigger
+    assert policy.target_queue_per_replica == 5.0  # the cost preset's trigger (balanced: 3)

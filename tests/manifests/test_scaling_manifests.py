@@ -19,7 +19,7 @@ WEEKDAYS_9_TO_6 = ScheduleFloor(
 )
 
 
-def render(spec: ScalingSpec, route: str | None = None) -> dict:
+def render(spec: ScalingSpec, route: str | None = None, kv_cache_query: str | None = "KV") -> dict:
     return scaled_object(
         spec,
         name="chat-r1",
@@ -29,6 +29,7 @@ def render(spec: ScalingSpec, route: str | None = None) -> dict:
         queue_query="QUEUE",
         ttft_query="TTFT",
         in_flight_query="IN_FLIGHT",
+        kv_cache_query=kv_cache_query,
         interceptor_route=route,
         context=CONTEXT,
     )
@@ -65,6 +66,11 @@ def test_scaled_object_reads_the_numbers_the_simulator_runs(preset):
     assert float(queue["metadata"]["activationThreshold"]) == spec.activation_queue
     assert ttft["metadata"]["query"] == "TTFT"
     assert float(ttft["metadata"]["threshold"]) == spec.ttft_p95_target_ms / 1000
+    kv = spec.target_kv_cache_usage_per_replica
+    if kv is None:
+        assert "kv-cache" not in by_name
+    else:
+        assert float(by_name["kv-cache"]["metadata"]["threshold"]) == kv
 
 
 def test_prometheus_triggers_are_average_values_against_the_cluster_prometheus():
@@ -186,4 +192,4 @@ def test_kv_cache_trigger_averages_the_cache_usage_per_replica_and_validates():
 
 def test_a_kv_cache_target_without_its_query_is_refused():
     with pytest.raises(ValueError, match="KV-cache query"):
-        render(ScalingSpec(target_kv_cache_usage_per_replica=0.75))
+        render(ScalingSpec(target_kv_cache_usage_per_replica=0.75), kv_cache_query=None)

@@ -51,6 +51,22 @@ def test_the_command_prints_a_patch_the_api_accepts(tmp_path, client_for_deploye
     assert response.json()["scaling"]["max_replicas"] == 2
 
 
+def test_the_command_prints_the_floors_it_learned(tmp_path):
+    # Quiet from 08:30, then a 2-minute burst at 09:00 that the presets meet with cold starts.
+    path = tmp_path / "trace.csv"
+    lines = ["TIMESTAMP,ContextTokens,GeneratedTokens", "2024-01-01 08:30:00.0000000,300,20"]
+    lines += [
+        f"2024-01-01 09:{i // 12 // 60:02d}:{i // 12 % 60:02d}.{i % 12 * 833:04d}000,2000,200"
+        for i in range(1440)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    out = StringIO()
+    call_command("recommend_scaling", "--trace", str(path), "--max-replicas", "8", stdout=out)
+    text = out.getvalue()
+    assert "Schedule floors learned where a preset met a cold start:" in text
+    assert "cost: at least 2 on mon 08:55-10:00 UTC" in text
+
+
 def test_a_trace_needs_a_maximum(tmp_path):
     with pytest.raises(CommandError, match="--max-replicas is required"):
         call_command("recommend_scaling", "--trace", str(tmp_path / "t.csv"))

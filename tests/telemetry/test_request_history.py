@@ -202,3 +202,51 @@ def test_api_compares_the_endpoint_on_its_own_traffic_and_409s_without_any(windo
     response = client.get(url.format("idle"), {"window_hours": 1})
     assert response.status_code == 409
     assert "no request of idle" in response.json()["error"]["message"]
+
+
+@pytest.mark.django_db
+def test_api_and_console_recommend_on_the_endpoints_own_traffic_and_apply_it(window, monkeypatch):
+    world = build_world()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {world.keys['viewer']}")
+    url = "/api/v1/tenants/acme/endpoints/chat/scaling-recommendation/"
+    response = client.get(url, {"since": "1h", "slo_ttft_ms": 1000})
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    names = [p["policy"] for p in body["policies"]]
+    assert {"latency", "balanced", "cost"} <= set(names)
+    assert body["choice"]["policy"] in names
+    assert 70 <= body["requests"] <= 170
+    assert body["notes"] == []
+    assert body["command"] == (
+        "manage.py recommend_scaling --endpoint acme/chat --since 1h --slo-ttft-ms 1000 --goal 0.99"
+    )
+    assert body["patch"]["scaling"]["max_replicas"] == 2  # the endpoint's own maximum
+    out = StringIO()
+    call_command("recommend_scaling", "--endpoint", "acme/chat", "--since", "1h", stdout=out)
+    assert f"Reproduce: {body['command']}" in out.getvalue()
+    # The cap (7 days) made small: a week's replay would take this test a minute.
+    monkeypatch.setattr("scaling.api.recommendation.MAX_RECOMMENDATION_WINDOW", timedelta(hours=1))
+    capped = client.get(url, {"since": "30d"})
+    assert capped.status_code == 200
+    assert capped.json()["notes"][0].startswith("Asked for 30d of history; replayed the last 1h")
+
+    viewer = Client()
+    viewer.force_login(world.users["viewer"])
+    page = viewer.get("/tenants/acme/endpoints/chat/scaling/recommendation/", {"since": "1h"})
+    assert page.status_code == 200
+    assert "Recommended: " in page.content.decode()
+    assert "Apply</button>" not in page.content.decode()
+
+    deployer = Client()
+    deployer.force_login(world.users["deployer"])
+    page = deployer.get("/tenants/acme/endpoints/chat/scaling/recommendation/", {"since": "1h"})
+    assert "Apply</button>" in page.content.decode()
+    patch = page.context["apply_form"].initial["patch"]
+    applied = deployer.post(
+        "/tenants/acme/endpoints/chat/scaling/recommendation/apply/", {"patch": patch}
+    )
+    assert applied.status_code == 302
+    shown = client.get("/api/v1/tenants/acme/endpoints/chat/").json()["scaling"]
+    for field, value in json.loads(patch)["scaling"].items():
+        assert shown[field] == value, field

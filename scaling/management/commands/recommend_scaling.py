@@ -10,9 +10,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from scaling.comparison import endpoint_workload, replica_profile_of
 from scaling.management.commands.simulate_scaling import _duration, _endpoint
-from scaling.recommendation import recommend
+from scaling.recommendation import recommend, recommend_for_endpoint
 from scaling.simulator.engine import SimConfig
 from scaling.simulator.report import format_table
 from scaling.simulator.trace import load_azure_csv
@@ -52,8 +51,10 @@ class Command(BaseCommand):
         goal = float(options["goal"])  # type: ignore[arg-type]
         if not 0 < goal <= 1:
             raise CommandError("--goal must be a share above 0 and at most 1")
-        config = SimConfig(slo_ttft_ms=float(options["slo_ttft_ms"]))  # type: ignore[arg-type]
+        slo_ttft_ms = float(options["slo_ttft_ms"])  # type: ignore[arg-type]
         max_replicas = options["max_replicas"]
+        if max_replicas is not None and int(max_replicas) < 1:  # type: ignore[call-overload]
+            raise CommandError("--max-replicas must be at least 1")
         if options["trace"]:
             if max_replicas is None:
                 raise CommandError("--max-replicas is required with --trace")
@@ -62,31 +63,44 @@ class Command(BaseCommand):
                 trace = load_azure_csv(path)
             except (OSError, KeyError, ValueError) as exc:
                 raise CommandError(f"cannot read trace {path}: {exc}")
-            reproduce = f"--trace {path} --max-replicas {max_replicas}"
+            config = SimConfig(slo_ttft_ms=slo_ttft_ms)
+            chosen = recommend(trace, max_replicas=int(max_replicas), goal=goal, config=config)  # type: ignore[call-overload]
+            reproduce = (
+                f"manage.py recommend_scaling --trace {path} --max-replicas {max_replicas} "
+                f"--slo-ttft-ms {slo_ttft_ms:g} --goal {goal:g}"
+            )
         else:
             endpoint = _endpoint(str(options["endpoint"]))
-            end = timezone.now()
             try:
-                trace = endpoint_workload(
-                    endpoint, start=end - _duration(str(options["since"])), end=end
+                # The command replays any window and any number of requests; the API and the
+                # console are the ones bounded.
+                result = recommend_for_endpoint(
+                    endpoint,
+                    since=_duration(str(options["since"])),
+                    slo_ttft_ms=slo_ttft_ms,
+                    goal=goal,
+                    end=timezone.now(),
+                    max_requests=None,
+                    max_window=None,
+                    max_replicas=max_replicas,  # type: ignore[arg-type]
                 )
             except (TelemetryUnavailable, NoRequestsObserved, ValueError) as exc:
                 raise CommandError(str(exc))
-            max_replicas = max_replicas or endpoint.scaling_policy.max_replicas
-            profile = replica_profile_of(endpoint)
-            if profile is not None:
-                config = SimConfig(slo_ttft_ms=config.slo_ttft_ms, profile=profile)
-            reproduce = f"--endpoint {options['endpoint']} --since {options['since']}"
-        if int(max_replicas) < 1:  # type: ignore[call-overload]
-            raise CommandError("--max-replicas must be at least 1")
-        chosen = recommend(trace, max_replicas=int(max_replicas), goal=goal, config=config)  # type: ignore[call-overload]
+            chosen = result.recommendation
+            reproduce = result.command
+            if max_replicas is not None:
+                reproduce += f" --max-replicas {max_replicas}"
         rows = [{"policy": o.name, **o.summary()} for o in chosen.comparison.outcomes]
         self.stdout.write(format_table(rows, COLUMNS))  # type: ignore[arg-type]
         self.stdout.write("")
+        lines = chosen.floor_lines()
+        if lines:
+            self.stdout.write("Schedule floors learned where a preset met a cold start:")
+            for line in lines:
+                self.stdout.write(f"  {line}")
+        else:
+            self.stdout.write("No schedule floor learned: no preset met a cold start.")
         self.stdout.write(chosen.reason())
         self.stdout.write("Apply it (one audited change) with PATCH on the endpoint:")
         self.stdout.write(json.dumps(chosen.patch_body(), indent=2))
-        self.stdout.write(
-            f"Reproduce: manage.py recommend_scaling {reproduce} "
-            f"--slo-ttft-ms {config.slo_ttft_ms:g} --goal {goal:g}"
-        )
+        self.stdout.write(f"Reproduce: {reproduce}")
