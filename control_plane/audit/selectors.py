@@ -102,14 +102,21 @@ def _copy_statement(events: QuerySet[AuditEvent], export_format: str) -> tuple[s
         query = events.annotate(occurred_text=RawSQL(_OCCURRED_TEXT, ())).values_list(*columns)
         sql, params = query.query.sql_with_params()
         return f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", list(params)
-    # json (not jsonb) keeps the keys in COLUMNS order.
-    pairs = ", ".join(
-        f"'{name}', "
-        + (_OCCURRED_TEXT if name == "occurred_at" else f'"audit_auditevent"."{name}"')
-        for name in COLUMNS
-    )
-    query = events.annotate(line=RawSQL(f"json_build_object({pairs})::text", ()))
-    sql, params = query.values_list("line").query.sql_with_params()
+    # JSON Lines: the values as text, `changes` last, and export.encode_copied writes the JSON
+    # around them (building it here cost PostgreSQL two to three times as much as CSV). No value
+    # is NULL: the user id comes as its JSON, the address as inet's own text (abbrev: no /32) or
+    # empty.
+    table = '"audit_auditevent"'
+    annotations = {
+        "occurred_text": RawSQL(_OCCURRED_TEXT, ()),
+        "user_id_json": RawSQL(f"COALESCE({table}.actor_user_id::text, 'null')", ()),
+        "address_text": RawSQL(f"COALESCE(abbrev({table}.source_address), '')", ()),
+    }
+    renamed = {"occurred_at": "occurred_text", "actor_user_id": "user_id_json"}
+    renamed["source_address"] = "address_text"
+    columns = [renamed.get(name, name) for name in COLUMNS if name != "changes"] + ["changes"]
+    query = events.annotate(**annotations).values_list(*columns)
+    sql, params = query.query.sql_with_params()
     return f"COPY ({sql}) TO STDOUT", list(params)
 
 
