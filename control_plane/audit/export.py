@@ -227,11 +227,9 @@ def encode_copied(
     """The export's bytes from the rows of `selectors.audit_export_copy_rows` (a COPY message
     per row), in chunks of about `_FLUSH_BYTES`, feeding `digest`.
 
-    CSV rows are PostgreSQL's own lines; Python reads only each row's hash. JSON Lines rows are
-    the values in `COPY_JSONL_COLUMNS` order in COPY's text format, and Python writes the JSON
-    around them: PostgreSQL builds JSON (json_build_object, row_to_json, to_json per value) at
-    two to three times the cost of CSV, while PostgreSQL's formatting and Python's run at once
-    on two processes."""
+    CSV rows are PostgreSQL's own lines. JSON Lines rows are the pieces of a line
+    (`jsonl_copy_columns`), which Python checks and joins (`_copied_jsonl_line`). Either way
+    Python reads each row's hash for the Merkle tree."""
     if export_format not in FORMATS:
         raise ValueError(f"unknown export format {export_format!r}")
     csv_format = export_format == "csv"
@@ -254,30 +252,50 @@ def encode_copied(
 def _copied_chunk(batch: list[bytes], csv_format: bool, digest: ExportDigest) -> bytes:
     if csv_format:
         # `id,...,<prev_hash>,<hash>\n`: neither the id nor the hash is ever quoted.
-        lines, hashes = batch, [row[-65:-1] for row in batch]
-        first_id, last_id = (int(row[: row.index(b",")]) for row in (batch[0], batch[-1]))
+        chunk, hashes = b"".join(batch), [row[-65:-1] for row in batch]
     else:
-        fields = [_jsonl_copied_fields(row) for row in batch]
-        lines = [_JSONL_LINE % values for values in fields]
-        hashes = [values[-1] for values in fields]
-        first_id, last_id = int(fields[0][0]), int(fields[-1][0])
+        chunk = _copied_jsonl_chunk(batch)
+        hashes = _HASH_VALUE.findall(chunk)
+    first_id, last_id = (int(_ID_VALUE.match(row)[1]) for row in (batch[0], batch[-1]))
     digest.add_events(first_id, last_id, hashes)
-    chunk = b"".join(lines)
     digest.add_bytes(chunk)
     return chunk
 
 
-# Where each value of a COPY row of JSON Lines goes: the columns in order, `changes` moved last.
-COPY_JSONL_COLUMNS = (*COLUMNS[:_CHANGES], *COLUMNS[_CHANGES + 1 :], "changes")
-_QUOTED = frozenset(COLUMNS) - {"id", "sequence", "actor_user_id", "source_address", "changes"}
-_JSONL_LINE = (
-    "{"
-    + ",".join(f'"{name}":"%s"' if name in _QUOTED else f'"{name}":%s' for name in COLUMNS)
-    + "}\n"
-).encode()
-# A value holding one of these needs JSON escaping (a quote, a control character) or undoing
-# COPY's (a backslash); tabs separate the values. Most rows hold none.
-_COPY_TEXT_SPECIAL = re.compile(rb'[\x00-\x08\x0a-\x1f"\\]')
+# JSON Lines through COPY. PostgreSQL sends each line as columns, each a value with the text
+# before it (the glue), and COPY's text format puts a tab between columns; it never leaves a
+# tab in a value (it writes `\t`), so the tabs tell the values apart. PostgreSQL builds JSON
+# (json_build_object, row_to_json, to_json per value) at two to three times the cost of CSV,
+# and a Python template per row cost as much again; the glue costs it about a third more than
+# CSV, and Python only takes the tabs out of a row that needs no escaping.
+_UNQUOTED = {"id", "sequence", "actor_user_id", "source_address", "changes"}
+
+
+def _glue(index: int) -> str:
+    """The text between the value of COLUMNS[index - 1] (or the start) and COLUMNS[index]'s
+    (or the end, at len(COLUMNS))."""
+    closing = '"' if index > 0 and COLUMNS[index - 1] not in _UNQUOTED else ""
+    if index == len(COLUMNS):
+        return closing + "}"
+    opening = '"' if COLUMNS[index] not in _UNQUOTED else ""
+    return closing + ("{" if index == 0 else ",") + f'"{COLUMNS[index]}":' + opening
+
+
+_GLUES = [_glue(index) for index in range(len(COLUMNS) + 1)]
+_TEXT_VALUES = set(COLUMNS) - _UNQUOTED - {"occurred_at"}
+_FLAGGED = ("X" + _GLUES[0]).encode()
+_ID_VALUE = re.compile(rb'X?(?:{"id":)?(\d+)')
+# A line ends with its hash; `changes` writes `": "`, so no key inside it matches.
+_HASH_VALUE = re.compile(rb'"hash":"([^"]*)"}\n')
+# Each line again, with the values in place, for the rows that need escaping.
+_JSONL_LINE = ("%s".join(_GLUES) + "\n").encode()
+_GLUE_LENGTHS = [len(glue.encode()) for glue in _GLUES]
+_CHANGES_PIECE = ("\t" + _GLUES[_CHANGES]).encode()
+# Quotes outside `changes` when the address is null; a (quoted) address adds two.
+_GLUE_QUOTES = sum(glue.count('"') for glue in _GLUES) - _GLUES[_CHANGES].count('"')
+# Raw control characters (COPY escapes only \b \f \n \r \t \v): JSON escapes every one. Tabs
+# are the separators and the row ends with a newline.
+_CONTROLS = bytes(code for code in range(32) if code not in (9, 10))
 _COPY_TEXT_ESCAPE = re.compile(rb"\\(.)")
 _COPY_TEXT_ESCAPES = {
     b"b": b"\b",
@@ -287,27 +305,62 @@ _COPY_TEXT_ESCAPES = {
     b"t": b"\t",
     b"v": b"\v",
 }
-_ADDRESS = COLUMNS.index("source_address")
 
 
-def _jsonl_copied_fields(row: bytes) -> tuple[bytes, ...]:
-    """The values of `_JSONL_LINE` from one COPY row: text values JSON-escaped, `source_address`
-    quoted or null, `changes` (jsonb's JSON text, whose only COPY escape is a doubled backslash)
-    in its place. Nullable columns come as text that is never COPY's NULL (`\\N`): the user id
-    as its JSON, the address empty for none."""
-    values, _, changes = row.rpartition(b"\t")
-    fields = values.split(b"\t")
-    if _COPY_TEXT_SPECIAL.search(values) is not None:
-        fields = [
-            _json_escaped(value) if name in _QUOTED else value
-            for name, value in zip(COPY_JSONL_COLUMNS[:-1], fields, strict=True)
-        ]
-    address = fields[_ADDRESS]
-    fields[_ADDRESS] = b'"' + address + b'"' if address else b"null"
-    if b"\\" in changes:
-        changes = changes.replace(b"\\\\", b"\\")
-    fields.insert(_CHANGES, changes[:-1])
-    return tuple(fields)
+def jsonl_copy_columns(values: dict[str, str]) -> list[str]:
+    """The SQL of the columns of one JSON Lines row to COPY, given each column's SQL: JSON text
+    for the unquoted columns (NULL as `null`), raw text for the others. The first starts with
+    an X when a text value holds a quote or a backslash, which most rows do not."""
+    texts = " || ".join(f"({values[name]})" for name in COLUMNS if name in _TEXT_VALUES)
+    flag = f"""CASE WHEN strpos({texts}, '"') > 0 OR strpos({texts}, E'\\\\') > 0 """
+    pieces = [f"{flag}THEN 'X' ELSE '' END || '{_GLUES[0]}' || ({values[COLUMNS[0]]})::text"]
+    for index, name in enumerate(COLUMNS[1:], start=1):
+        pieces.append(f"'{_GLUES[index]}' || ({values[name]})::text")
+    return [*pieces, f"'{_GLUES[-1]}'"]
+
+
+def _copied_jsonl_chunk(batch: list[bytes]) -> bytes:
+    """JSON Lines from rows of `jsonl_copy_columns`. When no row is flagged, holds a raw control
+    character or a vertical tab (`\\v`, which JSON does not have), the only backslashes are the
+    ones COPY doubled in `changes` and its escapes of control characters in text values,
+    `\\b \\f \\n \\r \\t`, which are JSON's too: taking the tabs out and undoing the doubling
+    of backslashes over the whole chunk gives the lines."""
+    rows = b"".join(batch)
+    if _FLAGGED in rows or b"\\v" in rows or len(rows.translate(None, _CONTROLS)) != len(rows):
+        return b"".join([_copied_jsonl_line(row) for row in batch])
+    lines = rows.replace(b"\t", b"")
+    return lines.replace(b"\\\\", b"\\") if b"\\" in lines else lines
+
+
+def _copied_jsonl_line(row: bytes) -> bytes:
+    """One line of JSON Lines from a row of `jsonl_copy_columns`. Outside `changes` (jsonb's own
+    JSON text, in which COPY doubled each backslash), a row with the glue's quotes only, no
+    backslash and no control character needs only its tabs taken out."""
+    if row.startswith(b"X"):
+        row = row[1:]
+    start = row.index(_CHANGES_PIECE)
+    end = row.index(b"\t", start + 1)
+    quotes = _GLUE_QUOTES if row.endswith(b"null", 0, start) else _GLUE_QUOTES + 2
+    if (
+        row.count(b'"', 0, start) + row.count(b'"', end) == quotes
+        and row.find(b"\\", 0, start) < 0
+        and row.find(b"\\", end) < 0
+        and len(row.translate(None, _CONTROLS)) == len(row)
+    ):
+        line = row.replace(b"\t", b"")
+        return line.replace(b"\\\\", b"\\") if row.find(b"\\", start, end) >= 0 else line
+    return _escaped_copied_jsonl_line(row)
+
+
+def _escaped_copied_jsonl_line(row: bytes) -> bytes:
+    pieces = row[:-1].split(b"\t")
+    values = [piece[length:] for piece, length in zip(pieces, _GLUE_LENGTHS[:-1], strict=False)]
+    for index, name in enumerate(COLUMNS):
+        if name == "changes":
+            values[index] = values[index].replace(b"\\\\", b"\\")
+        elif name not in _UNQUOTED:
+            values[index] = _json_escaped(values[index])
+    return _JSONL_LINE % tuple(values)
 
 
 def _json_escaped(value: bytes) -> bytes:
