@@ -117,8 +117,9 @@ def _copy_statement(events: QuerySet[AuditEvent], export_format: str) -> tuple[s
 
 def audit_export_copy_rows(*, actor: Principal, spec: ExportSpec) -> Iterator[bytes]:
     """The export's rows formatted by PostgreSQL (`COPY ... TO STDOUT`), one bytes object per
-    row (COPY sends a message per row): CSV lines, or the text of a JSON object per line. The
-    scope is checked now (404 before the first byte); the rows are read as they are consumed."""
+    row (COPY sends a message per row): CSV lines, or the pieces of a JSON object per line
+    (export.jsonl_copy_columns). The scope is checked now (404 before the first byte); the rows
+    are read as they are consumed."""
     statement, params = _copy_statement(_export_events(actor=actor, spec=spec), spec.format)
 
     def rows() -> Iterator[bytes]:
