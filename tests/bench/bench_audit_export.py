@@ -10,7 +10,9 @@ fresh process so its peak RSS is its own:
 - `command`: `manage.py audit_export --format F` (file + signed manifest);
 - `api`: `GET /api/v1/audit-events/export/?format=F` from gunicorn (one sync worker), streamed
   to nowhere, then its manifest route; peak RSS is the worker's VmHWM;
-- `copy`: `COPY (SELECT the export's columns ORDER BY id) TO STDOUT WITH CSV`, read to nowhere;
+- `copy`: `COPY (SELECT the export's columns ORDER BY id) TO STDOUT WITH CSV`, read to nowhere,
+  first and again last: the ratios are to the mean of the two, as other work on the machine
+  comes and goes (the load averages are printed too);
 - `verify`: `manage.py audit_verify --export F --manifest M` (signature, digest, every row's
   hash, chain links, Merkle root); and `audit_checkpoint` (every chain's Merkle root).
 Prints a table and, last, one JSON line.
@@ -206,6 +208,7 @@ def main() -> None:
         print(f"seeded {args.events} events in {time.perf_counter() - started:.1f} s")
         n = args.events
 
+        load_before = os.getloadavg()
         seconds, size = _copy_rate(database_url)
         results.append(
             {
@@ -323,9 +326,22 @@ def main() -> None:
                 "bytes": None,
             }
         )
+        seconds, size = _copy_rate(database_url)
+        results.append(
+            {
+                "how": "COPY TO STDOUT",
+                "format": "csv",
+                "seconds": seconds,
+                "rows_per_s": n / seconds,
+                "peak_mib": None,
+                "bytes": size,
+            }
+        )
+        load_after = os.getloadavg()
 
-    copy_rate = results[0]["rows_per_s"]
+    copy_rate = (results[0]["rows_per_s"] + results[-1]["rows_per_s"]) / 2
     print(f"\n{n} events, {args.chains} chains, {os.cpu_count()} CPUs")
+    print(f"load average before {load_before}, after {load_after}")
     print(f"{'how':<16}{'format':<8}{'seconds':>9}{'rows/s':>11}{'vs COPY':>9}{'peak MiB':>10}")
     for row in results:
         peak = f"{row['peak_mib']:.0f}" if row["peak_mib"] is not None else "-"
@@ -333,7 +349,17 @@ def main() -> None:
             f"{row['how']:<16}{row['format']:<8}{row['seconds']:>9.2f}"
             f"{row['rows_per_s']:>11,.0f}{row['rows_per_s'] / copy_rate:>9.2f}{peak:>10}"
         )
-    print(json.dumps({"events": n, "chains": args.chains, "results": results}))
+    print(
+        json.dumps(
+            {
+                "events": n,
+                "chains": args.chains,
+                "load_before": load_before,
+                "load_after": load_after,
+                "results": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
