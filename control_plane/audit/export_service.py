@@ -59,7 +59,7 @@ def _copy_supported() -> bool:
 def _encoded(actor: Principal, spec: ExportSpec, digest: ExportDigest) -> Iterator[bytes]:
     """The export's bytes. PostgreSQL formats the rows itself (COPY, several times faster than
     Python); other databases go through the ORM. Either encoding is deterministic, which is what
-    the manifest route relies on; they need not be equal to each other."""
+    the manifest route relies on, and both give the same bytes for the same events."""
     if _copy_supported():
         return encode_copied(audit_export_copy_rows(actor=actor, spec=spec), spec.format, digest)
     rows = audit_export_rows(actor=actor, spec=spec, chunk_size=settings.AUDIT_EXPORT_CHUNK_SIZE)

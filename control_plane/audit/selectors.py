@@ -9,7 +9,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from control_plane.audit.export import COLUMNS, ExportSpec
+from control_plane.audit.export import COLUMNS, ExportSpec, jsonl_copy_columns
 from control_plane.audit.models import AuditEvent
 from control_plane.auth.principal import Principal
 from control_plane.errors import NotFound
@@ -91,21 +91,24 @@ def _copy_statement(events: QuerySet[AuditEvent], export_format: str) -> tuple[s
         query = events.annotate(occurred_text=RawSQL(_OCCURRED_TEXT, ())).values_list(*columns)
         sql, params = query.query.sql_with_params()
         return f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", list(params)
-    # json (not jsonb) keeps the keys in COLUMNS order.
-    pairs = ", ".join(
-        f"'{name}', "
-        + (_OCCURRED_TEXT if name == "occurred_at" else f'"audit_auditevent"."{name}"')
-        for name in COLUMNS
-    )
-    query = events.annotate(line=RawSQL(f"json_build_object({pairs})::text", ()))
-    sql, params = query.values_list("line").query.sql_with_params()
+    # JSON Lines: each line in pieces of raw values and the JSON between them.
+    table = '"audit_auditevent"'
+    values = {name: f"{table}.{name}" for name in COLUMNS}
+    values["occurred_at"] = _OCCURRED_TEXT
+    values["actor_user_id"] = f"COALESCE({table}.actor_user_id::text, 'null')"
+    # abbrev: inet's own text (json_build_object's), without the /32 that ::text adds.
+    values["source_address"] = f"""COALESCE('"' || abbrev({table}.source_address) || '"', 'null')"""
+    columns = {f"jsonl_{i}": RawSQL(sql, ()) for i, sql in enumerate(jsonl_copy_columns(values))}
+    query = events.annotate(**columns).values_list(*columns)
+    sql, params = query.query.sql_with_params()
     return f"COPY ({sql}) TO STDOUT", list(params)
 
 
 def audit_export_copy_rows(*, actor: Principal, spec: ExportSpec) -> Iterator[bytes]:
     """The export's rows formatted by PostgreSQL (`COPY ... TO STDOUT`), one bytes object per
-    row (COPY sends a message per row): CSV lines, or the text of a JSON object per line. The
-    scope is checked now (404 before the first byte); the rows are read as they are consumed."""
+    row (COPY sends a message per row): CSV lines, or the pieces of a JSON object per line
+    (export.jsonl_copy_columns). The scope is checked now (404 before the first byte); the rows
+    are read as they are consumed."""
     statement, params = _copy_statement(_export_events(actor=actor, spec=spec), spec.format)
 
     def rows() -> Iterator[bytes]:

@@ -7,10 +7,15 @@ rows/s.
 Starts its own PostgreSQL (tests/servers.py), fills it with `--events` hash-chained events over
 `--chains` tenant chains (hashed in Python, loaded with COPY FROM), then measures, each in a
 fresh process so its peak RSS is its own:
-- `command`: `manage.py audit_export --format F` (file + signed manifest);
+- `command`: `manage.py audit_export --format F` (file + signed manifest), and once with no
+  rows (`--since` in 2100): its fixed cost;
 - `api`: `GET /api/v1/audit-events/export/?format=F` from gunicorn (one sync worker), streamed
   to nowhere, then its manifest route; peak RSS is the worker's VmHWM;
-- `copy`: `COPY (SELECT the export's columns ORDER BY id) TO STDOUT WITH CSV`, read to nowhere;
+- `export's COPY`: the export's own COPY statement (PostgreSQL's formatting; for JSON Lines the
+  pieces of each line), its rows read to nowhere: PostgreSQL's share of an export;
+- `copy`: `COPY (SELECT the export's columns ORDER BY id) TO STDOUT WITH CSV`, read to nowhere,
+  first and again last: the ratios are to the mean of the two, as other work on the machine
+  comes and goes (the load averages are printed too);
 - `verify`: `manage.py audit_verify --export F --manifest M` (signature, digest, every row's
   hash, chain links, Merkle root); and `audit_checkpoint` (every chain's Merkle root).
 Prints a table and, last, one JSON line.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -110,7 +116,9 @@ def _seed(events: int, chains: int) -> str:
                 )
                 heads[chain] = (sequence + 1, digest)
         cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER USER")
-        cursor.execute("ANALYZE audit_auditevent")
+        # VACUUM too: autovacuum would otherwise visit the freshly loaded table during the
+        # first measurements (an insert threshold, PostgreSQL 13+).
+        cursor.execute("VACUUM (ANALYZE) audit_auditevent")
     AuditChainHead.objects.bulk_create(
         [AuditChainHead(chain=c, sequence=s, hash=h) for c, (s, h) in heads.items()]
     )
@@ -161,6 +169,22 @@ def _copy_rate(database_url: str) -> tuple[float, int]:
     return time.perf_counter() - started, size
 
 
+def _export_copy_seconds(export_format: str) -> float:
+    """The export's own COPY statement, its rows read and dropped: PostgreSQL's share of an
+    export, without Python's (joining, hashing, writing)."""
+    from control_plane.audit.export import ExportSpec
+    from control_plane.audit.selectors import audit_export_copy_rows
+    from control_plane.auth.principal import Principal
+
+    spec = ExportSpec(
+        format=export_format, until=datetime(2100, 1, 1, tzinfo=UTC), max_event_id=2**62
+    )
+    started = time.perf_counter()
+    for _ in audit_export_copy_rows(actor=Principal.system(), spec=spec):
+        pass
+    return time.perf_counter() - started
+
+
 def _gunicorn(env: dict, port: int, workdir: Path) -> subprocess.Popen:
     log = open(workdir / "gunicorn.log", "wb")  # noqa: SIM115 - lives as long as the server
     process = subprocess.Popen(
@@ -194,8 +218,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--chains", type=int, default=50)
+    parser.add_argument(
+        "--output-dir",
+        help="where the command writes its exports (default: a temporary directory); "
+        "/dev/shm leaves out the disk, whose writeback of earlier files slows later ones",
+    )
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="cp-bench-audit-"))
+    workdir = Path(tempfile.mkdtemp(prefix="cp-bench-audit-", dir=args.output_dir))
     results: list[dict] = []
     with servers.postgres_server() as database_url:
         env = _env(database_url, workdir / "run")
@@ -206,6 +235,7 @@ def main() -> None:
         print(f"seeded {args.events} events in {time.perf_counter() - started:.1f} s")
         n = args.events
 
+        load_before = os.getloadavg()
         seconds, size = _copy_rate(database_url)
         results.append(
             {
@@ -217,6 +247,18 @@ def main() -> None:
                 "bytes": size,
             }
         )
+        for export_format in ("csv", "jsonl"):
+            seconds = _export_copy_seconds(export_format)
+            results.append(
+                {
+                    "how": "export's COPY",
+                    "format": export_format,
+                    "seconds": seconds,
+                    "rows_per_s": n / seconds,
+                    "peak_mib": None,
+                    "bytes": None,
+                }
+            )
         for export_format in ("csv", "jsonl"):
             output = workdir / f"export.{export_format}"
             manifest = workdir / f"manifest-{export_format}.json"
@@ -266,6 +308,35 @@ def main() -> None:
                     "bytes": None,
                 }
             )
+
+        # What an export costs besides its rows: Python and Django starting, the pins, the
+        # chain heads, signing and the audit event.
+        seconds, rss, _ = _measured(
+            [
+                PYTHON,
+                "manage.py",
+                "audit_export",
+                "--format",
+                "jsonl",
+                "--output",
+                str(workdir / "empty.jsonl"),
+                "--manifest",
+                str(workdir / "empty-manifest.json"),
+                "--since",
+                "2100-01-01T00:00:00+00:00",
+            ],
+            env,
+        )
+        results.append(
+            {
+                "how": "command, 0 rows",
+                "format": "jsonl",
+                "seconds": seconds,
+                "rows_per_s": None,
+                "peak_mib": rss,
+                "bytes": None,
+            }
+        )
 
         port = servers.free_port()
         server = _gunicorn(env, port, workdir)
@@ -323,17 +394,44 @@ def main() -> None:
                 "bytes": None,
             }
         )
+        seconds, size = _copy_rate(database_url)
+        results.append(
+            {
+                "how": "COPY TO STDOUT",
+                "format": "csv",
+                "seconds": seconds,
+                "rows_per_s": n / seconds,
+                "peak_mib": None,
+                "bytes": size,
+            }
+        )
+        load_after = os.getloadavg()
+    shutil.rmtree(workdir, ignore_errors=True)
 
-    copy_rate = results[0]["rows_per_s"]
+    copy_rate = (results[0]["rows_per_s"] + results[-1]["rows_per_s"]) / 2
     print(f"\n{n} events, {args.chains} chains, {os.cpu_count()} CPUs")
+    print(f"load average before {load_before}, after {load_after}")
     print(f"{'how':<16}{'format':<8}{'seconds':>9}{'rows/s':>11}{'vs COPY':>9}{'peak MiB':>10}")
     for row in results:
         peak = f"{row['peak_mib']:.0f}" if row["peak_mib"] is not None else "-"
+        rate, ratio = "-", "-"
+        if row["rows_per_s"] is not None:
+            rate, ratio = f"{row['rows_per_s']:,.0f}", f"{row['rows_per_s'] / copy_rate:.2f}"
         print(
             f"{row['how']:<16}{row['format']:<8}{row['seconds']:>9.2f}"
-            f"{row['rows_per_s']:>11,.0f}{row['rows_per_s'] / copy_rate:>9.2f}{peak:>10}"
+            f"{rate:>11}{ratio:>9}{peak:>10}"
         )
-    print(json.dumps({"events": n, "chains": args.chains, "results": results}))
+    print(
+        json.dumps(
+            {
+                "events": n,
+                "chains": args.chains,
+                "load_before": load_before,
+                "load_after": load_after,
+                "results": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
