@@ -31,6 +31,29 @@ HASHED_FIELDS = (
 )
 
 
+# Python writes floats from 1e16 up in exponent form (`1e+16`); PostgreSQL's jsonb keeps numbers
+# as `numeric` and gives them back as digits (`10000000000000000`, read back as an int), and has
+# no negative zero. Such values are stored as jsonb will answer them, or the hash taken at write
+# time would not match the row read back.
+_EXPONENT_FORM = 1e16
+
+
+def as_stored(value: Any) -> Any:
+    """`value` as PostgreSQL's jsonb gives it back: integral floats from 1e16 up as ints, -0.0
+    as 0.0, at any depth."""
+    if isinstance(value, float):
+        if value == 0.0:
+            return 0.0
+        if abs(value) >= _EXPONENT_FORM and value.is_integer():
+            return int(value)
+        return value
+    if isinstance(value, dict):
+        return {key: as_stored(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_stored(item) for item in value]
+    return value
+
+
 def _canonical(value: Any) -> Any:
     return value.isoformat(timespec="microseconds") if isinstance(value, datetime) else value
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from control_plane.audit.chain import GENESIS_HASH, event_hash
+from control_plane.audit.chain import GENESIS_HASH, as_stored, event_hash
 from control_plane.audit.models import PLATFORM_CHAIN, AuditChainHead, AuditEvent
 from control_plane.auth.principal import Principal
 
@@ -100,7 +100,7 @@ def record(
             "target_id": str(target_id),
             "request_id": actor.request_id,
             "source_address": actor.source_address,
-            "changes": redact(dict(changes or {})),
+            "changes": as_stored(redact(dict(changes or {}))),
             "outcome": outcome,
             "reason": reason,
             "prev_hash": head.hash,
