@@ -1,6 +1,6 @@
 """Who is acting: a person, an API key acting for its person, or the system itself.
 
-A Principal is built once per request (two queries) and carries the caller's roles, the request id
+A Principal is built once per request (one or two queries) and carries the caller's roles, the request id
 and the source address, so services can check permissions and write audit events without
 touching the request.
 """
@@ -74,7 +74,7 @@ def principal_for_user(
     request_id: str = "",
     source_address: str | None = None,
 ) -> Principal:
-    from tenants.models import Membership, PlatformRole
+    from tenants.models import Membership
 
     if not user.is_active:
         platform_role = None
@@ -83,10 +83,12 @@ def principal_for_user(
         # admin needs no other tool to exist.
         platform_role = "admin"
     else:
-        platform_role = (
-            PlatformRole.objects.filter(user=user).values_list("role", flat=True).first()
-        )
-    tenant_roles = dict(Membership.objects.filter(user=user).values_list("tenant_id", "role"))
+        platform_role = _platform_role(user)
+    # order_by(): the model's ordering (tenant slug, username) would join two tables to sort
+    # rows that end up in a dict.
+    tenant_roles = dict(
+        Membership.objects.filter(user=user).order_by().values_list("tenant_id", "role")
+    )
     return Principal(
         kind="api_key" if api_key_id else "user",
         user=user,
@@ -97,3 +99,15 @@ def principal_for_user(
         request_id=request_id,
         source_address=source_address,
     )
+
+
+def _platform_role(user: User) -> str | None:
+    """No query when the caller loaded the user with `select_related("platform_role")`, as API
+    key authentication does; otherwise read fresh (a cached role could be stale)."""
+    from tenants.models import PlatformRole
+
+    relation = PlatformRole._meta.get_field("user").remote_field
+    if relation.is_cached(user):
+        cached = relation.get_cached_value(user)  # None: the user has no platform role
+        return cached.role if cached is not None else None
+    return PlatformRole.objects.filter(user=user).values_list("role", flat=True).first()
