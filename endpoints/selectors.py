@@ -10,7 +10,6 @@ from endpoints.models import Endpoint, ModelVersion, Revision, Rollout
 from tenants.models import Tenant
 from tenants.resources import Resources
 
-
 # The model version fields `per_replica_need` reads.
 _NEED_FIELDS = ("gpus_per_replica", "mig_profile", "cpu_millicores", "memory_bytes")
 

@@ -1,8 +1,8 @@
 """Who is acting: a person, an API key acting for its person, or the system itself.
 
-A Principal is built once per request (one or two queries) and carries the caller's roles, the request id
-and the source address, so services can check permissions and write audit events without
-touching the request.
+A Principal is built once per request (one or two queries) and carries the caller's roles, the
+request id and the source address, so services can check permissions and write audit events
+without touching the request.
 """
 
 from __future__ import annotations
