@@ -363,7 +363,10 @@ def endpoint_delete(*, actor: Principal, endpoint: Endpoint) -> Endpoint:
     # Who creates an endpoint may take it down again (docs/api.md, roles).
     require_endpoint_role(actor, endpoint.tenant, "deployer", "endpoint.delete", endpoint.name)
     with transaction.atomic():
-        Tenant.objects.select_for_update(of=("self",)).filter(pk=endpoint.tenant_id).first()
+        # No tenant lock: that level serialises quota admission, and a delete admits nothing (a
+        # deleting endpoint still counts until the reconciler removes it), so deletes run beside
+        # the tenant's creates and scaling changes instead of queueing behind them. The endpoint
+        # row is the first lock taken (docs/decisions/0006-lock-order.md, level 2).
         # Compare-and-set: of concurrent deletes, exactly one marks the endpoint and is audited;
         # the others find it already deleting and answer the same, unaudited.
         marked = Endpoint.objects.filter(pk=endpoint.pk, state=Endpoint.State.ACTIVE).update(
