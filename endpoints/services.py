@@ -208,9 +208,16 @@ def admit(
 
 def lock_tenant(tenant: Tenant) -> Tenant:
     """Admission reads the tenant's commitments and then adds to them; locking the tenant row
-    serialises concurrent admissions so two requests cannot both take the last GPU."""
+    serialises concurrent admissions so two requests cannot both take the last GPU.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: it excludes the other admissions all the same, but not
+    the KEY SHARE locks of foreign-key checks on the tenant (an endpoint delete's, a membership
+    insert's), which then never queue behind an admission
+    (docs/decisions/0013-create-locks-late.md)."""
     locked = (
-        Tenant.objects.select_for_update(of=("self",)).select_related("quota").get(pk=tenant.pk)
+        Tenant.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("quota")
+        .get(pk=tenant.pk)
     )
     if locked.state != Tenant.State.ACTIVE:
         raise Conflict(f"Tenant {tenant.slug} is {locked.state}; endpoints cannot change.")
@@ -250,18 +257,15 @@ def endpoint_create(
     except DjangoValidationError as error:
         raise from_django(error) from None
     check_usable_by(model_version, tenant)
+    if Endpoint.objects.filter(tenant=tenant, name=name).exists():
+        # A duplicate is a conflict whatever the quota would say (a concurrent one is caught by
+        # the unique constraint at the INSERT below, before admission too).
+        raise Conflict(f"Endpoint {name!r} already exists in {tenant.slug}.", field="name")
     try:
         with transaction.atomic():
-            locked = lock_tenant(tenant)
-            if Endpoint.objects.filter(tenant=tenant, name=name).exists():
-                # A duplicate is a conflict whatever the quota would say.
-                raise Conflict(f"Endpoint {name!r} already exists in {tenant.slug}.", field="name")
-            admit(
-                tenant=locked,
-                versions=[model_version],
-                max_replicas=scaling["max_replicas"],
-                replacing=None,
-            )
+            # The rows first, the tenant lock after them (docs/decisions/0013-create-locks-late.md):
+            # only admission and the audit record wait for the tenant's other writes; rows that
+            # nobody else can see yet hold up nobody.
             endpoint = Endpoint.objects.create(
                 tenant=tenant, name=name, served_model_name=served_model_name
             )
@@ -271,6 +275,13 @@ def endpoint_create(
             endpoint.stable_revision = revision
             endpoint.save(update_fields=["stable_revision"])
             endpoint.scaling_policy = scaling_policy_write(endpoint=endpoint, values=scaling)
+            reconcile_on_commit(RECONCILE_ENDPOINT, endpoint.pk, model=Endpoint)
+            admit(
+                tenant=lock_tenant(tenant),
+                versions=[model_version],
+                max_replicas=scaling["max_replicas"],
+                replacing=endpoint,
+            )
             record(
                 actor=actor,
                 action="endpoint.create",
@@ -287,7 +298,6 @@ def endpoint_create(
                     },
                 ),
             )
-            reconcile_on_commit(RECONCILE_ENDPOINT, endpoint.pk, model=Endpoint)
     except IntegrityError:
         raise Conflict(f"Endpoint {name!r} already exists in {tenant.slug}.", field="name")
     return endpoint

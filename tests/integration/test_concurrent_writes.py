@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from control_plane.audit.chain import verify_chain
@@ -22,6 +22,7 @@ from control_plane.cluster.directory_backend import DirectoryBackend
 from endpoints.models import Endpoint
 from endpoints.reconciler import reconcile_endpoint
 from endpoints.selectors import committed_by_endpoints
+from endpoints.services import lock_tenant
 from tenants.models import Membership, Quota
 from tenants.reconciler import reconcile_tenant
 from tenants.resources import overcommitted
@@ -330,3 +331,33 @@ def test_concurrent_patches_of_different_scaling_fields_both_hold(client_for, wo
     assert policy.cooldown_s == cooldowns[-1]
     assert sorted(maxima) == [3, 4, 5, 6, 7]
     assert sorted(cooldowns) == [101, 103, 105, 107, 109]
+
+
+def test_an_endpoint_delete_does_not_wait_for_the_tenant_lock(client_for, world):
+    """A delete admits nothing, so it goes through while a create or a scaling change holds
+    the tenant row for its quota admission (docs/decisions/0006-lock-order.md)."""
+    holding, release, left = threading.Event(), threading.Event(), threading.Event()
+
+    def hold_the_tenant() -> None:
+        try:
+            with transaction.atomic():
+                lock_tenant(world.own)  # as a create or a scaling change holds it
+                holding.set()
+                release.wait(timeout=15)
+            left.set()
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_tenant)
+    holder.start()
+    try:
+        assert holding.wait(timeout=10)
+        client = client_for("deployer")
+        deleted = _at_once(1, lambda _: client.delete("/api/v1/tenants/acme/endpoints/chat/"))
+        # Answered while the other transaction still held the tenant row.
+        assert not left.is_set()
+        assert deleted[0].status_code == 202
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert Endpoint.objects.get(pk=world.own_endpoint.pk).state == Endpoint.State.DELETING
