@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 
 from control_plane.audit.services import diff, record
@@ -312,8 +312,9 @@ def endpoint_update_scaling(
     endpoint locked, so two concurrent changes of different fields both hold."""
     tenant = endpoint.tenant
     require_endpoint_role(actor, tenant, "deployer", "endpoint.update", endpoint.name)
+    admitting = may_raise_max_replicas(endpoint, scaling)
     with transaction.atomic():
-        locked = lock_tenant(tenant)
+        locked = lock_tenant(tenant) if admitting else None
         lock_endpoint(endpoint)
         policy = ScalingPolicy.objects.select_for_update().get(endpoint=endpoint)
         before = policy_fields(policy)
@@ -322,12 +323,15 @@ def endpoint_update_scaling(
         if not changes:
             endpoint.scaling_policy = policy
             return endpoint
-        admit(
-            tenant=locked,
-            versions=[r.model_version for r in endpoint.revisions_in_service()],
-            max_replicas=values["max_replicas"],
-            replacing=endpoint,
-        )
+        if locked is not None:
+            admit(
+                tenant=locked,
+                versions=[r.model_version for r in endpoint.revisions_in_service()],
+                max_replicas=values["max_replicas"],
+                replacing=endpoint,
+            )
+        else:
+            require_no_admission(tenant, before=before, after=values)
         policy = scaling_policy_write(endpoint=endpoint, values=values)
         bump_endpoint_generation(endpoint)
         record(
@@ -342,6 +346,44 @@ def endpoint_update_scaling(
     # gone) although the change was saved.
     endpoint.scaling_policy = policy
     return endpoint
+
+
+class ReadBeforeLockChanged(DatabaseError):
+    """What a write read before its locks changed before it got them. SQLSTATE 40001, a
+    serialization failure: `retry_on_conflict` runs the write again, which then reads anew."""
+
+    sqlstate = "40001"
+
+
+def may_raise_max_replicas(endpoint: Endpoint, scaling: Mapping[str, Any]) -> bool:
+    """Whether a scaling change may raise the endpoint's maximum, read before any lock.
+
+    Only a higher maximum commits more of the quota, so only such a change needs admission and
+    the tenant lock (docs/decisions/0013-create-locks-late.md): lowering or retuning an endpoint
+    then waits for no other write of the tenant. `require_no_admission` checks, under the
+    endpoint's lock, that this answer still holds.
+    """
+    policy = ScalingPolicy.objects.filter(endpoint=endpoint).first()
+    if policy is None:
+        return True
+    try:
+        values = parse_policy(scaling, base=policy_fields(policy))
+    except ValidationFailed:
+        return True  # decided under the locks, on the policy as it then is
+    return values["max_replicas"] > policy.max_replicas
+
+
+def require_no_admission(tenant: Tenant, *, before: Mapping[str, Any], after: Mapping[str, Any]):
+    """The tenant checks of a scaling change that took no tenant lock, with the endpoint locked:
+    the maximum did not rise after all, and the tenant may still change (a suspension that
+    committed first is seen; one that commits later waits for this endpoint's row)."""
+    if after["max_replicas"] > before["max_replicas"]:
+        raise ReadBeforeLockChanged(
+            f"the maximum replicas of an endpoint of {tenant.slug} changed before its lock"
+        )
+    state = Tenant.objects.filter(pk=tenant.pk).values_list("state", flat=True).first()
+    if state != Tenant.State.ACTIVE:
+        raise Conflict(f"Tenant {tenant.slug} is {state}; endpoints cannot change.")
 
 
 def lock_endpoint(endpoint: Endpoint) -> Endpoint:
