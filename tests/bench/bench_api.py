@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 HOT_TENANT = "bench-00000"
+WORKLOADS = ("one-tenant writes", "spread writes", "reads")
 
 
 class Client:
@@ -330,10 +331,18 @@ def main() -> int:
     parser.add_argument("--clients", default="1,10,50", help="comma-separated client counts")
     parser.add_argument("--seconds", type=float, default=10.0, help="per workload and count")
     parser.add_argument("--tenants", type=int, default=200)
+    parser.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help=f"comma-separated, of: {', '.join(WORKLOADS)}",
+    )
     parser.add_argument("--workers", type=int, help="gunicorn workers (GUNICORN_WORKERS)")
     parser.add_argument("--threads", type=int, help="threads per worker (GUNICORN_THREADS)")
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
+    workloads = args.workloads.split(",")
+    if unknown := set(workloads) - set(WORKLOADS):
+        parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
     if max(counts) > args.tenants:
         parser.error("--tenants must be at least the largest client count (spread writes)")
 
@@ -364,7 +373,7 @@ def main() -> int:
         print(f"machine: {os.cpu_count()} cores; load average before: {os.getloadavg()}")
         results = [
             _run(workload, clients, args.seconds, port, seeded["key"], seeded["model_version"])
-            for workload in ("one-tenant writes", "spread writes", "reads")
+            for workload in workloads
             for clients in counts
         ]
     print_report(results)
