@@ -46,8 +46,9 @@ WORKLOADS = ("one-tenant writes", "spread writes", "reads")
 
 
 class Client:
-    """One keep-alive HTTP/1.1 connection with the bench's API key: `requests` costs several
-    times the CPU per request, CPU the server on the same cores would otherwise have."""
+    """One keep-alive HTTP/1.1 connection with the bench's API key. `requests` costs about
+    four times the CPU per request (docs/benchmarks/api.md), CPU taken from the server on the
+    same cores."""
 
     def __init__(self, port: int, key: str) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
