@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 
 from control_plane.audit.services import diff, record
@@ -208,9 +208,16 @@ def admit(
 
 def lock_tenant(tenant: Tenant) -> Tenant:
     """Admission reads the tenant's commitments and then adds to them; locking the tenant row
-    serialises concurrent admissions so two requests cannot both take the last GPU."""
+    serialises concurrent admissions so two requests cannot both take the last GPU.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: it excludes the other admissions all the same, but not
+    the KEY SHARE locks of foreign-key checks on the tenant (an endpoint delete's, a membership
+    insert's), which then never queue behind an admission
+    (docs/decisions/0013-create-locks-late.md)."""
     locked = (
-        Tenant.objects.select_for_update(of=("self",)).select_related("quota").get(pk=tenant.pk)
+        Tenant.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("quota")
+        .get(pk=tenant.pk)
     )
     if locked.state != Tenant.State.ACTIVE:
         raise Conflict(f"Tenant {tenant.slug} is {locked.state}; endpoints cannot change.")
@@ -250,18 +257,15 @@ def endpoint_create(
     except DjangoValidationError as error:
         raise from_django(error) from None
     check_usable_by(model_version, tenant)
+    if Endpoint.objects.filter(tenant=tenant, name=name).exists():
+        # A duplicate is a conflict whatever the quota would say (a concurrent one is caught by
+        # the unique constraint at the INSERT below, before admission too).
+        raise Conflict(f"Endpoint {name!r} already exists in {tenant.slug}.", field="name")
     try:
         with transaction.atomic():
-            locked = lock_tenant(tenant)
-            if Endpoint.objects.filter(tenant=tenant, name=name).exists():
-                # A duplicate is a conflict whatever the quota would say.
-                raise Conflict(f"Endpoint {name!r} already exists in {tenant.slug}.", field="name")
-            admit(
-                tenant=locked,
-                versions=[model_version],
-                max_replicas=scaling.max_replicas,
-                replacing=None,
-            )
+            # The rows first, the tenant lock after them (docs/decisions/0013-create-locks-late.md):
+            # only admission and the audit record wait for the tenant's other writes; rows that
+            # nobody else can see yet hold up nobody.
             endpoint = Endpoint.objects.create(
                 tenant=tenant, name=name, served_model_name=served_model_name
             )
@@ -271,6 +275,13 @@ def endpoint_create(
             endpoint.stable_revision = revision
             endpoint.save(update_fields=["stable_revision"])
             endpoint.scaling_policy = scaling_policy_write(endpoint=endpoint, spec=scaling)
+            reconcile_on_commit(RECONCILE_ENDPOINT, endpoint.pk, model=Endpoint)
+            admit(
+                tenant=lock_tenant(tenant),
+                versions=[model_version],
+                max_replicas=scaling.max_replicas,
+                replacing=endpoint,
+            )
             record(
                 actor=actor,
                 action="endpoint.create",
@@ -287,7 +298,6 @@ def endpoint_create(
                     },
                 ),
             )
-            reconcile_on_commit(RECONCILE_ENDPOINT, endpoint.pk, model=Endpoint)
     except IntegrityError:
         raise Conflict(f"Endpoint {name!r} already exists in {tenant.slug}.", field="name")
     return endpoint
@@ -302,8 +312,9 @@ def endpoint_update_scaling(
     locked, so two concurrent changes of different fields both hold."""
     tenant = endpoint.tenant
     require_endpoint_role(actor, tenant, "deployer", "endpoint.update", endpoint.name)
+    admitting = may_raise_max_replicas(endpoint, change)
     with transaction.atomic():
-        locked = lock_tenant(tenant)
+        locked = lock_tenant(tenant) if admitting else None
         lock_endpoint(endpoint)
         policy = ScalingPolicy.objects.select_for_update().get(endpoint=endpoint)
         before = policy.to_spec()
@@ -312,12 +323,15 @@ def endpoint_update_scaling(
         if not changes:
             endpoint.scaling_policy = policy
             return endpoint
-        admit(
-            tenant=locked,
-            versions=[r.model_version for r in endpoint.revisions_in_service()],
-            max_replicas=after.max_replicas,
-            replacing=endpoint,
-        )
+        if locked is not None:
+            admit(
+                tenant=locked,
+                versions=[r.model_version for r in endpoint.revisions_in_service()],
+                max_replicas=after.max_replicas,
+                replacing=endpoint,
+            )
+        else:
+            require_no_admission(tenant, before=before, after=after)
         policy = scaling_policy_write(endpoint=endpoint, spec=after)
         bump_endpoint_generation(endpoint)
         record(
@@ -332,6 +346,44 @@ def endpoint_update_scaling(
     # gone) although the change was saved.
     endpoint.scaling_policy = policy
     return endpoint
+
+
+class ReadBeforeLockChanged(DatabaseError):
+    """What a write read before its locks changed before it got them. SQLSTATE 40001, a
+    serialization failure: `retry_on_conflict` runs the write again, which then reads anew."""
+
+    sqlstate = "40001"
+
+
+def may_raise_max_replicas(endpoint: Endpoint, change: ScalingChange) -> bool:
+    """Whether a scaling change may raise the endpoint's maximum, read before any lock.
+
+    Only a higher maximum commits more of the quota, so only such a change needs admission and
+    the tenant lock (docs/decisions/0013-create-locks-late.md): lowering or retuning an endpoint
+    then waits for no other write of the tenant. `require_no_admission` checks, under the
+    endpoint's lock, that this answer still holds.
+    """
+    policy = ScalingPolicy.objects.filter(endpoint=endpoint).first()
+    if policy is None:
+        return True
+    try:
+        after = change.apply(policy.to_spec())
+    except ValidationFailed:
+        return True  # decided under the locks, on the policy as it then is
+    return after.max_replicas > policy.max_replicas
+
+
+def require_no_admission(tenant: Tenant, *, before: ScalingSpec, after: ScalingSpec) -> None:
+    """The tenant checks of a scaling change that took no tenant lock, with the endpoint locked:
+    the maximum did not rise after all, and the tenant may still change (a suspension that
+    committed first is seen; one that commits later waits for this endpoint's row)."""
+    if after.max_replicas > before.max_replicas:
+        raise ReadBeforeLockChanged(
+            f"the maximum replicas of an endpoint of {tenant.slug} changed before its lock"
+        )
+    state = Tenant.objects.filter(pk=tenant.pk).values_list("state", flat=True).first()
+    if state != Tenant.State.ACTIVE:
+        raise Conflict(f"Tenant {tenant.slug} is {state}; endpoints cannot change.")
 
 
 def lock_endpoint(endpoint: Endpoint) -> Endpoint:
@@ -363,7 +415,10 @@ def endpoint_delete(*, actor: Principal, endpoint: Endpoint) -> Endpoint:
     # Who creates an endpoint may take it down again (docs/api.md, roles).
     require_endpoint_role(actor, endpoint.tenant, "deployer", "endpoint.delete", endpoint.name)
     with transaction.atomic():
-        Tenant.objects.select_for_update(of=("self",)).filter(pk=endpoint.tenant_id).first()
+        # No tenant lock: that level serialises quota admission, and a delete admits nothing (a
+        # deleting endpoint still counts until the reconciler removes it), so deletes run beside
+        # the tenant's creates and scaling changes instead of queueing behind them. The endpoint
+        # row is the first lock taken (docs/decisions/0006-lock-order.md, level 2).
         # Compare-and-set: of concurrent deletes, exactly one marks the endpoint and is audited;
         # the others find it already deleting and answer the same, unaudited.
         marked = Endpoint.objects.filter(pk=endpoint.pk, state=Endpoint.State.ACTIVE).update(

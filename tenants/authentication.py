@@ -51,7 +51,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if prefix is None:
             self._failed(request, source, identity)
             raise exceptions.AuthenticationFailed("Malformed API key.")
-        key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+        # The user's platform role comes along: building the principal then needs one query
+        # less on every request.
+        key = ApiKey.objects.select_related("user__platform_role").filter(prefix=prefix).first()
         now = timezone.now()
         if key is None or not api_keys.matches(plaintext.strip(), key.secret_hash):
             self._failed(request, source, identity)

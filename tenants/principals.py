@@ -24,11 +24,13 @@ def principal_for_user(
         # admin needs no other tool to exist.
         platform_role = "admin"
     else:
-        platform_role = (
-            PlatformRole.objects.filter(user=user).values_list("role", flat=True).first()
-        )
+        platform_role = _platform_role(user)
+    # order_by(): the model's ordering (tenant slug, username) would join two tables to sort
+    # rows that end up in a dict.
     memberships = list(
-        Membership.objects.filter(user=user).values_list("tenant_id", "role", "tenant__slug")
+        Membership.objects.filter(user=user)
+        .order_by()
+        .values_list("tenant_id", "role", "tenant__slug")
     )
     tenant_roles = {tenant_id: role for tenant_id, role, _ in memberships}
     administered = frozenset(slug for _, role, slug in memberships if role == "admin")
@@ -43,3 +45,13 @@ def principal_for_user(
         request_id=request_id,
         source_address=source_address,
     )
+
+
+def _platform_role(user: User) -> str | None:
+    """No query when the caller loaded the user with `select_related("platform_role")`, as API
+    key authentication does; otherwise read fresh (a cached role could be stale)."""
+    relation = PlatformRole._meta.get_field("user").remote_field
+    if relation.is_cached(user):
+        cached = relation.get_cached_value(user)  # None: the user has no platform role
+        return cached.role if cached is not None else None
+    return PlatformRole.objects.filter(user=user).values_list("role", flat=True).first()

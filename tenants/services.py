@@ -75,8 +75,12 @@ def _validate_quota(values: QuotaValues) -> None:
 
 def _lock(tenant: Tenant) -> Tenant:
     """The tenant row is the first lock of every write to a tenant's objects
-    (docs/decisions/0006-lock-order.md); the fresh row is what the write decides on."""
-    locked = Tenant.objects.select_for_update(of=("self",)).filter(pk=tenant.pk).first()
+    (docs/decisions/0006-lock-order.md); the fresh row is what the write decides on. FOR NO
+    KEY UPDATE, like endpoint admission's: foreign-key checks on the tenant do not wait for it
+    (docs/decisions/0013-create-locks-late.md)."""
+    locked = (
+        Tenant.objects.select_for_update(of=("self",), no_key=True).filter(pk=tenant.pk).first()
+    )
     if locked is None:
         raise NotFound(f"No tenant {tenant.slug}.")
     return locked

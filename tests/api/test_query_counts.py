@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from control_plane.audit.services import record
-from endpoints.models import Endpoint, ModelVersion, Revision
+from endpoints.models import Endpoint, ModelVersion, Revision, Rollout
 from scaling.models import ScalingPolicy
 from tenants.models import ApiKey, Membership, Quota, Tenant
 from tests.factories import UserFactory, system
@@ -32,6 +32,8 @@ def _members(world, count):
 
 
 def _endpoints(world, count):
+    """Every third endpoint has a canary in an active rollout and every third a retiring
+    revision too, so each revision slot and the rollouts are read for some rows."""
     start = Endpoint.objects.count()
     endpoints = Endpoint.objects.bulk_create(
         [
@@ -39,12 +41,38 @@ def _endpoints(world, count):
             for i in range(count)
         ]
     )
-    revisions = Revision.objects.bulk_create(
-        [Revision(endpoint=e, model_version=world.platform_model, number=1) for e in endpoints]
+    version = world.platform_model
+    stable = Revision.objects.bulk_create(
+        [Revision(endpoint=e, model_version=version, number=2) for e in endpoints]
     )
-    for endpoint, revision in zip(endpoints, revisions, strict=True):
+    canaries = Revision.objects.bulk_create(
+        [Revision(endpoint=e, model_version=version, number=3) for e in endpoints[::3]]
+    )
+    retiring = Revision.objects.bulk_create(
+        [Revision(endpoint=e, model_version=version, number=1) for e in endpoints[1::3]]
+    )
+    for endpoint, revision in zip(endpoints, stable, strict=True):
         endpoint.stable_revision = revision
-    Endpoint.objects.bulk_update(endpoints, ["stable_revision"])
+    for endpoint, revision in zip(endpoints[::3], canaries, strict=True):
+        endpoint.canary_revision = revision
+    for endpoint, revision in zip(endpoints[1::3], retiring, strict=True):
+        endpoint.retiring_revision = revision
+    Endpoint.objects.bulk_update(
+        endpoints, ["stable_revision", "canary_revision", "retiring_revision"]
+    )
+    Rollout.objects.bulk_create(
+        [
+            Rollout(
+                endpoint=e,
+                from_revision=e.stable_revision,
+                to_revision=e.canary_revision,
+                strategy=Rollout.Strategy.CANARY,
+                state=Rollout.State.PROGRESSING,
+                weight=10,
+            )
+            for e in endpoints[::3]
+        ]
+    )
     values = scaling().as_json()
     ScalingPolicy.objects.bulk_create([ScalingPolicy(endpoint=e, **values) for e in endpoints])
 
@@ -113,3 +141,28 @@ def test_list_route_costs_the_same_queries_for_10_and_200_rows(world, client_for
     large = _count_queries(client, path)
     assert len(client.get(path, {"page_size": 500}).json()["results"]) >= 200
     assert large == small
+
+
+def test_endpoint_list_shows_every_revision_slot_and_the_active_rollout(world, client_for):
+    _endpoints(world, 3)
+    client = client_for("platform_admin")
+    rows = client.get("/api/v1/tenants/acme/endpoints/", {"page_size": 500}).json()["results"]
+    shown = {row["name"]: row for row in rows}
+    first = shown[Endpoint.objects.filter(name__startswith="ep").order_by("pk").first().name]
+    assert first["stable_revision"]["name"].endswith("-r2")
+    assert first["canary_revision"]["name"].endswith("-r3")
+    assert first["active_rollout"]["to_revision"] == first["canary_revision"]["name"]
+    assert first["active_rollout"]["weight"] == 10
+    second = shown[Endpoint.objects.filter(name__startswith="ep").order_by("pk")[1].name]
+    assert second["retiring_revision"]["name"].endswith("-r1")
+    assert second["active_rollout"] is None
+
+
+def test_an_api_key_request_costs_one_query_for_the_key_and_one_for_the_memberships(
+    world, client_for, django_assert_num_queries
+):
+    client = client_for("auditor")
+    client.get("/api/v1/tenants/acme/")  # the key's first use records last_used_at once
+    # The key with its user and platform role, the memberships, then the tenant itself.
+    with django_assert_num_queries(3):
+        assert client.get("/api/v1/tenants/acme/").status_code == 200

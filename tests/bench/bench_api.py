@@ -1,14 +1,22 @@
 """API benchmark: requests/s and latency per route under gunicorn and PostgreSQL.
 
     .venv/bin/python tests/bench/bench_api.py [--clients 1,10,50] [--seconds 10] [--tenants 200]
+        [--workers N --threads N]   # default: control_plane/gunicorn_conf.py's (the settings')
 
-Starts its own PostgreSQL (tests/servers.py), gunicorn (4 sync workers) and a Celery worker
-(one process, the directory backend, the filesystem broker) that reconciles what the requests
-change and removes deleted endpoints, as in production; seeds `--tenants` tenants of data, then
-runs three workloads at each client count, each for `--seconds`:
+Starts its own PostgreSQL (tests/servers.py), gunicorn with the production configuration
+(control_plane/gunicorn_conf.py) and a Celery worker (one process, the directory backend, the
+filesystem broker) that reconciles what the requests change and removes deleted endpoints, as in
+production; seeds `--tenants` tenants of data, then runs three workloads at each client count,
+each for `--seconds`:
 - `one-tenant writes`: every client creates, patches and deletes its own endpoints in ONE tenant;
 - `spread writes`: the same, each client in its own tenant;
 - `reads`: endpoint list, endpoint detail and audit events of one tenant.
+
+A client is a closed loop: one thread with one keep-alive connection (`http.client`) that sends
+its next request as soon as the previous answer is read in full, with no think time. The clients
+run in this process on the same cores as the server; each workload reports the CPU this process
+used (the clients' own cost) and how busy the whole machine was, so a run on a shared machine
+can be told apart from a slow server.
 Prints a table per workload and, last, one JSON line. Exits 1 if any request answered 5xx.
 """
 
@@ -16,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import os
 import socket
@@ -29,12 +38,41 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 HOT_TENANT = "bench-00000"
+WORKLOADS = ("one-tenant writes", "spread writes", "reads")
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection with the bench's API key. `requests` costs about
+    four times the CPU per request (docs/benchmarks/api.md), CPU taken from the server on the
+    same cores."""
+
+    def __init__(self, port: int, key: str) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
+
+    def request(self, method: str, path: str, body: dict | None = None) -> int:
+        """Send, read the whole answer, return its status. A connection the server closed
+        (after its keep-alive timeout, or a worker restart) is opened again, once."""
+        payload = json.dumps(body).encode() if body is not None else None
+        headers = self.headers | ({"Content-Type": "application/json"} if payload else {})
+        for attempt in (1, 2):
+            try:
+                self.connection.request(method, path, body=payload, headers=headers)
+                response = self.connection.getresponse()
+                response.read()
+                return response.status
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.connection.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 def _free_port() -> int:
@@ -100,15 +138,26 @@ def _worker(env: dict, workdir: Path):
         log.close()
 
 
+def _answers(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/api/schema/")
+        connection.getresponse().read()
+        return True
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
 @contextlib.contextmanager
 def _gunicorn(env: dict, port: int, workdir: Path):
     log = open(workdir / "gunicorn.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/gunicorn"),
-            "control_plane.wsgi",
-            "--workers",
-            "4",
+            "--config",
+            "python:control_plane.gunicorn_conf",
             "--bind",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -121,18 +170,25 @@ def _gunicorn(env: dict, port: int, workdir: Path):
     )
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(requests.ConnectionError):
-                requests.get(f"http://127.0.0.1:{port}/api/schema/", timeout=5)
-                break
+        while not _answers(port):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not start; see {workdir / 'gunicorn.log'}")
             time.sleep(0.2)
-        else:
-            raise RuntimeError(f"gunicorn did not start; see {workdir / 'gunicorn.log'}")
         yield
     finally:
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+def _machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of every CPU since boot, from /proc/stat; (0, 0) elsewhere."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except OSError:
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
 
 class Recorder:
@@ -141,75 +197,81 @@ class Recorder:
         self.samples: dict[str, list[float]] = defaultdict(list)
         self.statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
 
-    def timed(self, route: str, call: Callable[[], requests.Response]) -> requests.Response:
+    def timed(self, route: str, call: Callable[[], int]) -> int:
         start = time.perf_counter()
-        response = call()
+        status = call()
         elapsed = time.perf_counter() - start
         with self.lock:
             self.samples[route].append(elapsed)
-            self.statuses[route][response.status_code] += 1
-        return response
+            self.statuses[route][status] += 1
+        return status
 
 
-def _writer(base: str, session: requests.Session, tenant: str, prefix: str, model: int):
+def _writer(client: Client, tenant: str, prefix: str, model: int):
     counter = iter(range(10**9))
 
     def step(recorder: Recorder) -> None:
         name = f"{prefix}-{next(counter)}"
-        collection = f"{base}/api/v1/tenants/{tenant}/endpoints/"
+        collection = f"/api/v1/tenants/{tenant}/endpoints/"
         body = {"name": name, "model_version": model, "scaling": {"max_replicas": 2}}
-        created = recorder.timed("POST endpoint", lambda: session.post(collection, json=body))
-        if created.status_code != 201:
+        created = recorder.timed("POST endpoint", lambda: client.request("POST", collection, body))
+        if created != 201:
             return
         item = f"{collection}{name}/"
         patch = {"scaling": {"max_replicas": 1}}
-        recorder.timed("PATCH endpoint", lambda: session.patch(item, json=patch))
-        recorder.timed("DELETE endpoint", lambda: session.delete(item))
+        recorder.timed("PATCH endpoint", lambda: client.request("PATCH", item, patch))
+        recorder.timed("DELETE endpoint", lambda: client.request("DELETE", item))
 
     return step
 
 
-def _reader(base: str, session: requests.Session):
+def _reader(client: Client):
     routes = [
-        ("GET endpoints", f"{base}/api/v1/tenants/{HOT_TENANT}/endpoints/"),
-        ("GET endpoint", f"{base}/api/v1/tenants/{HOT_TENANT}/endpoints/seed0/"),
-        ("GET audit-events", f"{base}/api/v1/audit-events/?tenant={HOT_TENANT}&page_size=50"),
+        ("GET endpoints", f"/api/v1/tenants/{HOT_TENANT}/endpoints/"),
+        ("GET endpoint", f"/api/v1/tenants/{HOT_TENANT}/endpoints/seed0/"),
+        ("GET audit-events", f"/api/v1/audit-events/?tenant={HOT_TENANT}&page_size=50"),
     ]
 
     def step(recorder: Recorder) -> None:
-        for route, url in routes:
-            recorder.timed(route, lambda url=url: session.get(url))
+        for route, path in routes:
+            recorder.timed(route, lambda path=path: client.request("GET", path))
 
     return step
 
 
-def _run(workload: str, clients: int, seconds: float, base: str, key: str, model: int) -> dict:
+def _run(workload: str, clients: int, seconds: float, port: int, key: str, model: int) -> dict:
     recorder, stop = Recorder(), threading.Event()
     start = threading.Barrier(clients + 1)
 
     def client(index: int) -> None:
-        session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {key}"
+        connection = Client(port, key)
         prefix = f"c{clients}-{index}-{workload[:3]}"
         if workload == "reads":
-            step = _reader(base, session)
+            step = _reader(connection)
         else:
             tenant = HOT_TENANT if workload == "one-tenant writes" else f"bench-{index:05d}"
-            step = _writer(base, session, tenant, prefix, model)
+            step = _writer(connection, tenant, prefix, model)
         start.wait()
-        while not stop.is_set():
-            step(recorder)
+        try:
+            while not stop.is_set():
+                step(recorder)
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
     start.wait()
-    began = time.perf_counter()
+    began, cpu_began, busy_began = time.perf_counter(), time.process_time(), _machine_busy()
+    load_began = os.getloadavg()[0]
     time.sleep(seconds)
     stop.set()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - began
+    client_cpu = time.process_time() - cpu_began
+    busy_ended = _machine_busy()
+    busy, total = (busy_ended[0] - busy_began[0]), (busy_ended[1] - busy_began[1])
     routes = {}
     for route, samples in sorted(recorder.samples.items()):
         ordered = sorted(samples)
@@ -222,19 +284,25 @@ def _run(workload: str, clients: int, seconds: float, base: str, key: str, model
             "p99_ms": round(quantiles[98] * 1000, 1),
             "statuses": dict(sorted(recorder.statuses[route].items())),
         }
-    total = sum(len(samples) for samples in recorder.samples.values())
+    requests = sum(len(samples) for samples in recorder.samples.values())
     errors = sum(
         count
         for statuses in recorder.statuses.values()
         for status, count in statuses.items()
         if status >= 500
     )
+    cores = os.cpu_count() or 1
     return {
         "workload": workload,
         "clients": clients,
         "seconds": round(elapsed, 1),
-        "requests_per_second": round(total / elapsed, 1),
+        "requests_per_second": round(requests / elapsed, 1),
         "server_errors": errors,
+        # Of all the machine's cores: what the clients took, and what everything took (the
+        # server, the clients, and whatever else runs on the machine).
+        "client_cpu_percent": round(100 * client_cpu / (elapsed * cores), 1),
+        "machine_busy_percent": round(100 * busy / total, 1) if total else None,
+        "load_average_1m": [round(load_began, 2), round(os.getloadavg()[0], 2)],
         "routes": routes,
     }
 
@@ -252,7 +320,9 @@ def print_report(results: list[dict]) -> None:
             )
         print(
             f"{result['workload']:<18} {result['clients']:>7} {'(all)':<17} "
-            f"{result['requests_per_second']:>7}   5xx: {result['server_errors']}"
+            f"{result['requests_per_second']:>7}   5xx: {result['server_errors']}  "
+            f"client CPU {result['client_cpu_percent']} %, machine busy "
+            f"{result['machine_busy_percent']} %, load {result['load_average_1m']}"
         )
     print(json.dumps(results, sort_keys=True))
 
@@ -262,8 +332,18 @@ def main() -> int:
     parser.add_argument("--clients", default="1,10,50", help="comma-separated client counts")
     parser.add_argument("--seconds", type=float, default=10.0, help="per workload and count")
     parser.add_argument("--tenants", type=int, default=200)
+    parser.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help=f"comma-separated, of: {', '.join(WORKLOADS)}",
+    )
+    parser.add_argument("--workers", type=int, help="gunicorn workers (GUNICORN_WORKERS)")
+    parser.add_argument("--threads", type=int, help="threads per worker (GUNICORN_THREADS)")
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
+    workloads = args.workloads.split(",")
+    if unknown := set(workloads) - set(WORKLOADS):
+        parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
     if max(counts) > args.tenants:
         parser.error("--tenants must be at least the largest client count (spread writes)")
 
@@ -279,16 +359,22 @@ def main() -> int:
             "RUN_DIR": str(workdir / "run"),
             "CLUSTER_DIRECTORY": str(workdir / "manifests"),
             "LOG_LEVEL": "WARNING",
+            # As in the image: every gunicorn worker writes its metrics here.
+            "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
         }
+        for name, value in (("GUNICORN_WORKERS", args.workers), ("GUNICORN_THREADS", args.threads)):
+            if value is not None:
+                env[name] = str(value)
+        (workdir / "prometheus").mkdir()
         os.environ.update(env)
         seeded = _seed(args.tenants)
         port = _free_port()
         stack.enter_context(_worker(env, workdir))
         stack.enter_context(_gunicorn(env, port, workdir))
-        base = f"http://127.0.0.1:{port}"
+        print(f"machine: {os.cpu_count()} cores; load average before: {os.getloadavg()}")
         results = [
-            _run(workload, clients, args.seconds, base, seeded["key"], seeded["model_version"])
-            for workload in ("one-tenant writes", "spread writes", "reads")
+            _run(workload, clients, args.seconds, port, seeded["key"], seeded["model_version"])
+            for workload in workloads
             for clients in counts
         ]
     print_report(results)

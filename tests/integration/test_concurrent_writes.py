@@ -13,20 +13,24 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from control_plane.audit.chain import verify_chain
 from control_plane.audit.models import AuditChainHead, AuditEvent
 from control_plane.cluster.directory_backend import DirectoryBackend
+from control_plane.errors import QuotaExceeded
+from endpoints import services as endpoint_services
 from endpoints.models import Endpoint
 from endpoints.reconciler import reconcile_endpoint
 from endpoints.selectors import committed_by_endpoints
+from endpoints.services import lock_tenant
+from scaling.policy import parse_change
 from tenants.models import Membership, Quota
 from tenants.reconciler import reconcile_tenant
 from tenants.resources import overcommitted
 from tenants.selectors import quota_limit
-from tests.factories import UserFactory
+from tests.factories import UserFactory, system
 from tests.world import build_world
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
@@ -330,3 +334,85 @@ def test_concurrent_patches_of_different_scaling_fields_both_hold(client_for, wo
     assert policy.cooldown_s == cooldowns[-1]
     assert sorted(maxima) == [3, 4, 5, 6, 7]
     assert sorted(cooldowns) == [101, 103, 105, 107, 109]
+
+
+def test_an_endpoint_delete_does_not_wait_for_the_tenant_lock(client_for, world):
+    """A delete admits nothing, so it goes through while a create or a scaling change holds
+    the tenant row for its quota admission (docs/decisions/0006-lock-order.md)."""
+    holding, release, left = threading.Event(), threading.Event(), threading.Event()
+
+    def hold_the_tenant() -> None:
+        try:
+            with transaction.atomic():
+                lock_tenant(world.own)  # as a create or a scaling change holds it
+                holding.set()
+                release.wait(timeout=15)
+            left.set()
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_tenant)
+    holder.start()
+    try:
+        assert holding.wait(timeout=10)
+        client = client_for("deployer")
+        deleted = _at_once(1, lambda _: client.delete("/api/v1/tenants/acme/endpoints/chat/"))
+        # Answered while the other transaction still held the tenant row.
+        assert not left.is_set()
+        assert deleted[0].status_code == 202
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert Endpoint.objects.get(pk=world.own_endpoint.pk).state == Endpoint.State.DELETING
+
+
+def test_a_scaling_change_that_lowers_the_maximum_does_not_wait_for_the_tenant_lock(
+    client_for, world
+):
+    """Only a higher maximum needs admission: scaling an endpoint down goes through while
+    another write holds the tenant's admission lock; scaling it up waits for it."""
+    holding, release, left = threading.Event(), threading.Event(), threading.Event()
+
+    def hold_the_tenant() -> None:
+        try:
+            with transaction.atomic():
+                lock_tenant(world.own)
+                holding.set()
+                release.wait(timeout=15)
+            left.set()
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_tenant)
+    holder.start()
+    url = "/api/v1/tenants/acme/endpoints/chat/"
+    client = client_for("deployer")
+    try:
+        assert holding.wait(timeout=10)
+        lowered = _at_once(
+            1, lambda _: client.patch(url, {"scaling": {"max_replicas": 1}}, format="json")
+        )
+        assert not left.is_set()
+        assert lowered[0].status_code == 200
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    raised = client.patch(url, {"scaling": {"max_replicas": 3}}, format="json")
+    assert raised.status_code == 200
+    assert Endpoint.objects.get(pk=world.own_endpoint.pk).scaling_policy.max_replicas == 3
+
+
+def test_a_maximum_raised_between_the_unlocked_read_and_the_locks_is_admitted_after_all(
+    world, monkeypatch
+):
+    """The unlocked read said "no higher maximum" (as if a concurrent change had raised the
+    stored one meanwhile); under the locks the change does raise it, so the service runs again
+    with the tenant lock, and admission refuses what the quota (8 GPUs) cannot hold."""
+    answers = iter([False])
+    monkeypatch.setattr(endpoint_services, "may_raise_max_replicas", lambda *_: next(answers, True))
+    with pytest.raises(QuotaExceeded):
+        endpoint_services.endpoint_update_scaling(
+            actor=system(), endpoint=world.own_endpoint, change=parse_change({"max_replicas": 9})
+        )
+    assert next(answers, "all used") == "all used"
+    assert Endpoint.objects.get(pk=world.own_endpoint.pk).scaling_policy.max_replicas == 2

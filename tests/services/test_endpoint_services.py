@@ -186,3 +186,26 @@ def test_in_flight_target_must_be_positive_and_names_the_field():
     with pytest.raises(ValidationFailed) as refused:
         scaling(target_in_flight_per_replica=0)
     assert refused.value.field == "scaling.target_in_flight_per_replica"
+
+
+def test_admission_reads_the_same_queries_for_one_endpoint_and_thirty(
+    catalog, django_assert_max_num_queries
+):
+    """Admission runs with the tenant row locked: its cost must not grow with the tenant."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    tenant = TenantFactory(quota__gpus=100, quota__max_endpoints=100)
+    make_endpoint(tenant, "first", catalog["gpu1"], max_replicas=1)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            committed_by_endpoints(tenant=tenant)
+        return len(captured)
+
+    one = queries()
+    for index in range(29):
+        model = catalog["gpu2"] if index % 2 else catalog["gpu1"]
+        make_endpoint(tenant, f"ep{index}", model, max_replicas=1)
+    assert queries() == one == 1
+    assert committed_by_endpoints(tenant=tenant).gpus == 1 + 15 * 1 + 14 * 2
