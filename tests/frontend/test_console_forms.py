@@ -9,7 +9,6 @@ from django.test import Client
 from control_plane.audit.models import AuditEvent
 from endpoints.models import Endpoint
 from tenants.models import ApiKey, Membership, Quota, Tenant
-from tests.world import build_world
 
 pytestmark = pytest.mark.django_db
 
@@ -17,19 +16,8 @@ TENANT = "/tenants/acme/"
 ENDPOINT = "/tenants/acme/endpoints/chat/"
 
 
-@pytest.fixture
-def world(db):
-    return build_world()
-
-
-def signed_in(world, role: str) -> Client:
-    client = Client()
-    client.force_login(world.users[role])
-    return client
-
-
-def test_a_platform_admin_creates_a_tenant_and_sets_its_quota(world):
-    admin = signed_in(world, "platform_admin")
+def test_a_platform_admin_creates_a_tenant_and_sets_its_quota(signed_in, world):
+    admin = signed_in("platform_admin")
     response = admin.post("/tenants/", {"slug": "initech", "display_name": "Initech"})
     assert response.url == "/tenants/initech/"
     assert Tenant.objects.filter(slug="initech").exists()
@@ -42,8 +30,8 @@ def test_a_platform_admin_creates_a_tenant_and_sets_its_quota(world):
     assert (quota.gpus, quota.mig_slices, quota.cpu_millicores) == (4, {"3g.40gb": 2}, 64000)
 
 
-def test_quota_errors_are_shown_next_to_the_field(world):
-    admin = signed_in(world, "platform_admin")
+def test_quota_errors_are_shown_next_to_the_field(signed_in, world):
+    admin = signed_in("platform_admin")
     response = admin.post(
         f"{TENANT}quota/",
         {"gpus": 4, "max_endpoints": 3, "cpu": "lots", "memory": "256Gi", "mig_slices": "9g=1"},
@@ -52,19 +40,19 @@ def test_quota_errors_are_shown_next_to_the_field(world):
     assert "is not a CPU quantity" in response.context["quota_form"].errors["cpu"][0]
 
 
-def test_only_platform_admins_see_the_quota_and_tenant_forms(world):
-    assert "Save quota" in signed_in(world, "platform_admin").get(TENANT).content.decode()
-    assert "Save quota" not in signed_in(world, "tenant_admin").get(TENANT).content.decode()
-    assert "Create a tenant" not in signed_in(world, "tenant_admin").get("/").content.decode()
-    response = signed_in(world, "tenant_admin").post(
+def test_only_platform_admins_see_the_quota_and_tenant_forms(signed_in, world):
+    assert "Save quota" in signed_in("platform_admin").get(TENANT).content.decode()
+    assert "Save quota" not in signed_in("tenant_admin").get(TENANT).content.decode()
+    assert "Create a tenant" not in signed_in("tenant_admin").get("/").content.decode()
+    response = signed_in("tenant_admin").post(
         f"{TENANT}quota/", {"gpus": 99, "max_endpoints": 3, "cpu": "64", "memory": "1Ti"}
     )
     assert response.status_code == 403
     assert Quota.objects.get(tenant=world.own).gpus == 8
 
 
-def test_a_tenant_admin_adds_a_member_and_an_unknown_user_is_named(world):
-    admin = signed_in(world, "tenant_admin")
+def test_a_tenant_admin_adds_a_member_and_an_unknown_user_is_named(signed_in, world):
+    admin = signed_in("tenant_admin")
     assert admin.post(f"{TENANT}members/", {"username": "newbie", "role": "deployer"}).url == TENANT
     assert Membership.objects.get(user__username="newbie").role == "deployer"
     response = admin.post(f"{TENANT}members/", {"username": "ghost", "role": "viewer"})
@@ -72,8 +60,8 @@ def test_a_tenant_admin_adds_a_member_and_an_unknown_user_is_named(world):
     assert response.context["member_form"].errors["username"] == ["No active user 'ghost'."]
 
 
-def test_a_deployer_creates_an_endpoint_and_a_duplicate_name_is_a_field_error(world):
-    deployer = signed_in(world, "deployer")
+def test_a_deployer_creates_an_endpoint_and_a_duplicate_name_is_a_field_error(signed_in, world):
+    deployer = signed_in("deployer")
     form = {
         "name": "summarise",
         "model_version": world.platform_model.pk,
@@ -86,19 +74,19 @@ def test_a_deployer_creates_an_endpoint_and_a_duplicate_name_is_a_field_error(wo
     response = deployer.post(f"{TENANT}endpoints/", form | {"name": "chat"})
     assert response.status_code == 409
     assert "already exists" in response.context["endpoint_form"].errors["name"][0]
-    assert "Create endpoint" not in signed_in(world, "viewer").get(TENANT).content.decode()
+    assert "Create endpoint" not in signed_in("viewer").get(TENANT).content.decode()
 
 
-def test_the_scale_preview_shows_the_quota_effect_before_saving(world):
-    deployer = signed_in(world, "deployer")
+def test_the_scale_preview_shows_the_quota_effect_before_saving(signed_in, world):
+    deployer = signed_in("deployer")
     fits = deployer.get(f"{ENDPOINT}scale/preview/", {"min_replicas": 0, "max_replicas": 4})
     assert "GPUs: 2 → 4 of 8" in fits.content.decode()
     over = deployer.get(f"{ENDPOINT}scale/preview/", {"min_replicas": 0, "max_replicas": 9})
     assert "over the quota" in over.content.decode()
 
 
-def test_saving_scaling_over_the_quota_is_refused_with_the_numbers(world):
-    deployer = signed_in(world, "deployer")
+def test_saving_scaling_over_the_quota_is_refused_with_the_numbers(signed_in, world):
+    deployer = signed_in("deployer")
     response = deployer.post(f"{ENDPOINT}scale/", {"min_replicas": 0, "max_replicas": 9})
     assert response.status_code == 409
     errors = response.context["scale_form"].errors
@@ -111,15 +99,15 @@ def test_saving_scaling_over_the_quota_is_refused_with_the_numbers(world):
     assert AuditEvent.objects.filter(action="endpoint.update").exists()
 
 
-def test_deleting_an_endpoint_from_the_console_marks_it_deleting(world):
-    assert "Delete endpoint" not in signed_in(world, "viewer").get(ENDPOINT).content.decode()
-    response = signed_in(world, "deployer").post(f"{ENDPOINT}delete/")
+def test_deleting_an_endpoint_from_the_console_marks_it_deleting(signed_in, world):
+    assert "Delete endpoint" not in signed_in("viewer").get(ENDPOINT).content.decode()
+    response = signed_in("deployer").post(f"{ENDPOINT}delete/")
     assert response.url == TENANT
     assert Endpoint.objects.get(pk=world.own_endpoint.pk).state == "deleting"
 
 
-def test_a_platform_admin_creates_a_user_and_resets_a_password(world):
-    admin = signed_in(world, "platform_admin")
+def test_a_platform_admin_creates_a_user_and_resets_a_password(signed_in, world):
+    admin = signed_in("platform_admin")
     assert "Users" in admin.get("/").content.decode()
     response = admin.post(
         "/users/new/", {"username": "carol", "email": "", "password": "correct horse battery"}
@@ -135,8 +123,8 @@ def test_a_platform_admin_creates_a_user_and_resets_a_password(world):
     assert not Client().login(username="carol", password="another fine passphrase")
 
 
-def test_tenant_roles_get_no_users_page(world):
-    admin = signed_in(world, "tenant_admin")
+def test_tenant_roles_get_no_users_page(signed_in, world):
+    admin = signed_in("tenant_admin")
     assert admin.get("/users/").status_code == 404
     assert 'href="/users/"' not in admin.get("/").content.decode()
     assert (
@@ -145,8 +133,8 @@ def test_tenant_roles_get_no_users_page(world):
     )
 
 
-def test_an_api_key_is_shown_once_and_can_be_revoked(world):
-    viewer = signed_in(world, "viewer")
+def test_an_api_key_is_shown_once_and_can_be_revoked(signed_in, world):
+    viewer = signed_in("viewer")
     response = viewer.post("/keys/new/", {"name": "laptop"})
     assert response.status_code == 201
     key = response.context["new_key"]
@@ -159,8 +147,8 @@ def test_an_api_key_is_shown_once_and_can_be_revoked(world):
     assert api.get("/api/v1/tenants/").status_code == 401
 
 
-def test_catalog_deprecation_follows_the_services_roles(world):
-    deployer = signed_in(world, "deployer")
+def test_catalog_deprecation_follows_the_services_roles(signed_in, world):
+    deployer = signed_in("deployer")
     page = deployer.get("/catalog/").content.decode()
     private, platform = world.own_private_model.pk, world.platform_model.pk
     assert f"/catalog/{private}/deprecate/" in page
@@ -173,8 +161,8 @@ def test_catalog_deprecation_follows_the_services_roles(world):
     assert world.own_private_model.state == "deprecated"
 
 
-def test_the_scaling_editor_applies_a_preset_without_touching_the_bounds(world):
-    deployer = signed_in(world, "deployer")
+def test_the_scaling_editor_applies_a_preset_without_touching_the_bounds(signed_in, world):
+    deployer = signed_in("deployer")
     response = deployer.post(
         f"{ENDPOINT}scale/", {"preset": "cost", "min_replicas": 1, "max_replicas": 2}
     )

@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from django.test import Client
-
 from control_plane.audit.models import AuditEvent
 from endpoints.models import Endpoint
-from tests.world import build_world
 
 PATCH = {
     "scaling": {
@@ -31,17 +27,6 @@ PATCH = {
 }
 
 
-@pytest.fixture
-def world(db):
-    return build_world()
-
-
-def signed_in(world, role: str) -> Client:
-    client = Client()
-    client.force_login(world.users[role])
-    return client
-
-
 def url(tenant: str = "acme", endpoint: str = "chat", suffix: str = "") -> str:
     return f"/tenants/{tenant}/endpoints/{endpoint}/scaling/recommendation/{suffix}"
 
@@ -56,8 +41,8 @@ def policy() -> dict:
     }
 
 
-def test_the_scaling_page_links_the_recommendation_which_asks_before_computing(world):
-    viewer = signed_in(world, "viewer")
+def test_the_scaling_page_links_the_recommendation_which_asks_before_computing(signed_in, world):
+    viewer = signed_in("viewer")
     scaling = viewer.get("/tenants/acme/endpoints/chat/scaling/").content.decode()
     assert f'href="{url()}"' in scaling
     response = viewer.get(url())
@@ -68,28 +53,28 @@ def test_the_scaling_page_links_the_recommendation_which_asks_before_computing(w
     assert "Recommended:" not in page
 
 
-def test_without_prometheus_the_page_says_why_with_a_503(world, settings):
+def test_without_prometheus_the_page_says_why_with_a_503(signed_in, world, settings):
     settings.PROMETHEUS_URL = ""
-    response = signed_in(world, "viewer").get(url(), {"since": "24h", "slo_ttft_ms": 1000})
+    response = signed_in("viewer").get(url(), {"since": "24h", "slo_ttft_ms": 1000})
     assert response.status_code == 503
     assert "PROMETHEUS_URL is empty" in response.content.decode()
 
 
-def test_a_bad_window_is_refused_beside_its_field(world):
-    response = signed_in(world, "viewer").get(url(), {"since": "soon", "slo_ttft_ms": 1000})
+def test_a_bad_window_is_refused_beside_its_field(signed_in, world):
+    response = signed_in("viewer").get(url(), {"since": "soon", "slo_ttft_ms": 1000})
     assert response.status_code == 400
     assert "not a positive duration" in str(response.context["form"].errors["since"])
 
 
-def test_it_validates_ownership(world):
-    viewer = signed_in(world, "viewer")
+def test_it_validates_ownership(signed_in, world):
+    viewer = signed_in("viewer")
     assert viewer.get(url(tenant="globex")).status_code == 404
     assert viewer.post(url(tenant="globex", suffix="apply/"), {"patch": "{}"}).status_code == 404
 
 
-def test_apply_is_the_audited_scaling_change_of_the_api(world):
+def test_apply_is_the_audited_scaling_change_of_the_api(signed_in, world):
     before = AuditEvent.objects.filter(action="endpoint.update").count()
-    response = signed_in(world, "deployer").post(url(suffix="apply/"), {"patch": json.dumps(PATCH)})
+    response = signed_in("deployer").post(url(suffix="apply/"), {"patch": json.dumps(PATCH)})
     assert response.status_code == 302
     assert response["Location"] == "/tenants/acme/endpoints/chat/scaling/"
     assert policy() == {"queue": 1.0, "floors": PATCH["scaling"]["schedule_floors"]}
@@ -98,17 +83,17 @@ def test_apply_is_the_audited_scaling_change_of_the_api(world):
     assert event.changes["scaling.target_queue_per_replica"]
 
 
-def test_a_viewer_cannot_apply(world):
+def test_a_viewer_cannot_apply(signed_in, world):
     before = policy()
-    response = signed_in(world, "viewer").post(url(suffix="apply/"), {"patch": json.dumps(PATCH)})
+    response = signed_in("viewer").post(url(suffix="apply/"), {"patch": json.dumps(PATCH)})
     assert response.status_code == 403
     assert policy() == before
 
 
-def test_a_refused_change_is_said_and_changes_nothing(world):
+def test_a_refused_change_is_said_and_changes_nothing(signed_in, world):
     before = policy()
     bad = {"scaling": {"target_kv_cache_usage_per_replica": 2}}
-    client = signed_in(world, "deployer")
+    client = signed_in("deployer")
     response = client.post(url(suffix="apply/"), {"patch": json.dumps(bad)}, follow=True)
     messages = [str(m) for m in response.context["messages"]]
     assert messages == [
