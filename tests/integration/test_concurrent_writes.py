@@ -7,6 +7,7 @@ still reports as a deadlock or serialization failure is retried, never answered 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import traceback
 from collections import Counter
@@ -336,15 +337,16 @@ def test_concurrent_patches_of_different_scaling_fields_both_hold(client_for, wo
     assert sorted(cooldowns) == [101, 103, 105, 107, 109]
 
 
-def test_an_endpoint_delete_does_not_wait_for_the_tenant_lock(client_for, world):
-    """A delete admits nothing, so it goes through while a create or a scaling change holds
-    the tenant row for its quota admission (docs/decisions/0006-lock-order.md)."""
+@contextlib.contextmanager
+def _tenant_row_held(tenant):
+    """Another transaction holds the tenant row (as a create or a scaling change does for its
+    admission) for the block; yields the event it sets once it has let go."""
     holding, release, left = threading.Event(), threading.Event(), threading.Event()
 
     def hold_the_tenant() -> None:
         try:
             with transaction.atomic():
-                lock_tenant(world.own)  # as a create or a scaling change holds it
+                lock_tenant(tenant)
                 holding.set()
                 release.wait(timeout=15)
             left.set()
@@ -355,14 +357,21 @@ def test_an_endpoint_delete_does_not_wait_for_the_tenant_lock(client_for, world)
     holder.start()
     try:
         assert holding.wait(timeout=10)
-        client = client_for("deployer")
+        yield left
+    finally:
+        release.set()
+        holder.join(timeout=30)
+
+
+def test_an_endpoint_delete_does_not_wait_for_the_tenant_lock(client_for, world):
+    """A delete admits nothing, so it goes through while a create or a scaling change holds
+    the tenant row for its quota admission (docs/decisions/0006-lock-order.md)."""
+    client = client_for("deployer")
+    with _tenant_row_held(world.own) as left:
         deleted = _at_once(1, lambda _: client.delete("/api/v1/tenants/acme/endpoints/chat/"))
         # Answered while the other transaction still held the tenant row.
         assert not left.is_set()
         assert deleted[0].status_code == 202
-    finally:
-        release.set()
-        holder.join(timeout=30)
     assert Endpoint.objects.get(pk=world.own_endpoint.pk).state == Endpoint.State.DELETING
 
 
@@ -371,32 +380,14 @@ def test_a_scaling_change_that_lowers_the_maximum_does_not_wait_for_the_tenant_l
 ):
     """Only a higher maximum needs admission: scaling an endpoint down goes through while
     another write holds the tenant's admission lock; scaling it up waits for it."""
-    holding, release, left = threading.Event(), threading.Event(), threading.Event()
-
-    def hold_the_tenant() -> None:
-        try:
-            with transaction.atomic():
-                lock_tenant(world.own)
-                holding.set()
-                release.wait(timeout=15)
-            left.set()
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold_the_tenant)
-    holder.start()
     url = "/api/v1/tenants/acme/endpoints/chat/"
     client = client_for("deployer")
-    try:
-        assert holding.wait(timeout=10)
+    with _tenant_row_held(world.own) as left:
         lowered = _at_once(
             1, lambda _: client.patch(url, {"scaling": {"max_replicas": 1}}, format="json")
         )
         assert not left.is_set()
         assert lowered[0].status_code == 200
-    finally:
-        release.set()
-        holder.join(timeout=30)
     raised = client.patch(url, {"scaling": {"max_replicas": 3}}, format="json")
     assert raised.status_code == 200
     assert Endpoint.objects.get(pk=world.own_endpoint.pk).scaling_policy.max_replicas == 3

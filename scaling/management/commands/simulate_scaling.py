@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 from endpoints.models import Endpoint
 from scaling.comparison import compare, endpoint_workload, with_presets
 from scaling.presets import PRESETS, preset
+from scaling.recommendation import parse_since
 from scaling.simulator.engine import SimConfig
 from scaling.simulator.policy_json import PolicyError, spec_from_json
 from scaling.simulator.report import format_table
@@ -26,8 +26,6 @@ from scaling.simulator.trace import Trace, load_azure_csv
 from scaling.spec import ScalingSpec
 from scaling.telemetry import NoRequestsObserved, TelemetryUnavailable
 
-_DURATION = re.compile(r"^(\d+)([smhd])$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _TABLE_COLUMNS = [
     "policy",
     "gpu_hours",
@@ -229,10 +227,10 @@ def _endpoint(reference: str) -> Endpoint:
 
 
 def _duration(text: str) -> timedelta:
-    match = _DURATION.match(text.strip())
-    if not match or int(match.group(1)) == 0:
-        raise CommandError(f"--since {text!r}: expected a positive duration such as 90m, 24h, 7d")
-    return timedelta(seconds=int(match.group(1)) * _UNIT_S[match.group(2)])
+    try:
+        return parse_since(text)
+    except ValueError as exc:
+        raise CommandError(f"--since {exc}") from exc
 
 
 def _instant(text: object) -> datetime:
