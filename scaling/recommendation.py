@@ -17,7 +17,6 @@ from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from scaling.comparison import Comparison, compare, endpoint_workload, replica_profile_of
-from scaling.policy import TUNABLE_FIELDS
 from scaling.presets import PRESETS, preset
 from scaling.simulator.engine import SimConfig
 from scaling.simulator.oracle import OracleResult
@@ -28,7 +27,6 @@ from scaling.spec import WEEKDAYS, ScalingSpec, ScheduleFloor
 if TYPE_CHECKING:
     from endpoints.models import Endpoint
 
-POLICY_FIELDS = TUNABLE_FIELDS
 # A floor starts this long before the hour it covers, so its replicas are ready when the hour
 # begins: the slowest cached cold start (120 s) plus KEDA's poll and the HPA's sync.
 FLOOR_LEAD = timedelta(minutes=5)
@@ -124,17 +122,6 @@ def floors_for_hours(hours: dict[tuple[int, int], int]) -> tuple[ScheduleFloor, 
     )
 
 
-def floor_as_policy(floor: ScheduleFloor) -> dict[str, Any]:
-    """A floor as the API and `parse_policy` take it."""
-    return {
-        "days": list(floor.days),
-        "start": floor.start.strftime("%H:%M"),
-        "end": floor.end.strftime("%H:%M"),
-        "timezone": floor.timezone,
-        "min_replicas": floor.min_replicas,
-    }
-
-
 @dataclass(frozen=True)
 class Recommendation:
     name: str
@@ -149,8 +136,8 @@ class Recommendation:
         """The PATCH body that applies it: `PATCH /api/v1/tenants/<t>/endpoints/<n>/`. The
         floors are always named, an empty list included: the candidate was replayed with exactly
         these, so floors the endpoint has now would make the applied policy another one."""
-        body: dict[str, Any] = {name: getattr(self.spec, name) for name in POLICY_FIELDS}
-        body["schedule_floors"] = [floor_as_policy(f) for f in self.spec.schedule_floors]
+        body = self.spec.as_json()
+        del body["preset"]  # a label the server gives the policy, not a field to send
         return {"scaling": body}
 
     def reason(self) -> str:

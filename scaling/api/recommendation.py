@@ -19,7 +19,6 @@ from scaling.recommendation import (
     MAX_RECOMMENDATION_REQUESTS,
     MAX_RECOMMENDATION_WINDOW,
     EndpointRecommendation,
-    floor_as_policy,
     parse_since,
     recommend_for_endpoint,
 )
@@ -103,7 +102,7 @@ def recommendation_body(result: EndpointRecommendation, *, slo_ttft_ms: int) -> 
         "cold_start_bound_gpu_hours": summary["cold_start_bound_gpu_hours"],
         "policies": summary["policies"],
         "learned_floors": [
-            {"preset": name, **floor_as_policy(floor)}
+            {"preset": name, **floor.as_json()}
             for name, floors in chosen.learned_floors.items()
             for floor in floors
         ],

@@ -170,19 +170,7 @@ def test_rendering_is_deterministic():
 
 
 def test_kv_cache_trigger_averages_the_cache_usage_per_replica_and_validates():
-    obj = scaled_object(
-        ScalingSpec(target_kv_cache_usage_per_replica=0.75),
-        name="chat-r1",
-        namespace="tenant-acme",
-        deployment="chat-r1",
-        labels={"llm-control-plane/tenant": "acme"},
-        queue_query="QUEUE",
-        ttft_query="TTFT",
-        in_flight_query="IN_FLIGHT",
-        interceptor_route=None,
-        kv_cache_query="KV",
-        context=CONTEXT,
-    )
+    obj = render(ScalingSpec(target_kv_cache_usage_per_replica=0.75))
     (kv,) = [t for t in triggers(obj, "prometheus") if t["name"] == "kv-cache"]
     assert kv["metricType"] == "AverageValue"
     assert kv["metadata"]["query"] == "KV"

@@ -11,7 +11,6 @@ from scaling.presets import preset
 from scaling.recommendation import (
     FLOORED,
     cold_start_hours,
-    floor_as_policy,
     floors_for_hours,
     recommend,
 )
@@ -81,5 +80,5 @@ def test_floors_split_at_midnight_merge_equal_days_and_keep_levels_apart():
         (("mon", "wed"), time(22, 55), time(23, 59), 2),
     ]
     # Every learned floor is one the API accepts as is.
-    raw = {"max_replicas": 8, "schedule_floors": [floor_as_policy(f) for f in floors]}
+    raw = {"max_replicas": 8, "schedule_floors": [f.as_json() for f in floors]}
     assert len(parse_policy(raw).schedule_floors) == 4
