@@ -13,7 +13,7 @@ from control_plane.audit.export import COLUMNS, ExportDigest, ExportSpec, encode
 from control_plane.audit.merkle import merkle_root
 from control_plane.audit.models import AuditEvent
 from control_plane.audit.pg_text import jsonb_text
-from control_plane.audit.selectors import audit_export_copy_rows, audit_export_rows
+from control_plane.audit.selectors import audit_export_copy_batches, audit_export_rows
 from tests.factories import system
 
 pytestmark = pytest.mark.django_db
@@ -108,7 +108,7 @@ def _spec(export_format: str) -> ExportSpec:
 
 def _copied(export_format: str) -> tuple[bytes, ExportDigest]:
     digest = ExportDigest()
-    rows = audit_export_copy_rows(actor=system(), spec=_spec(export_format))
+    rows = audit_export_copy_batches(actor=system(), spec=_spec(export_format))
     return b"".join(encode_copied(rows, export_format, digest)), digest
 
 

@@ -187,14 +187,14 @@ def _export_copy_seconds(export_format: str) -> float:
     """The export's own COPY statement, its rows read and dropped: PostgreSQL's share of an
     export, without Python's (joining, hashing, writing)."""
     from control_plane.audit.export import ExportSpec
-    from control_plane.audit.selectors import audit_export_copy_rows
+    from control_plane.audit.selectors import audit_export_copy_batches
     from control_plane.auth.principal import Principal
 
     spec = ExportSpec(
         format=export_format, until=datetime(2100, 1, 1, tzinfo=UTC), max_event_id=2**62
     )
     started = time.perf_counter()
-    for _ in audit_export_copy_rows(actor=Principal.system(), spec=spec):
+    for _ in audit_export_copy_batches(actor=Principal.system(), spec=spec):
         pass
     return time.perf_counter() - started
 
