@@ -4,14 +4,14 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Max, QuerySet, TextField
+from django.db.models import Max, OuterRef, QuerySet, Subquery, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from control_plane.audit.copy_out import copied_batches
 from control_plane.audit.export import COLUMNS, COPY_BATCH_BYTES, ExportSpec, jsonl_copy_values
-from control_plane.audit.models import AuditEvent
+from control_plane.audit.models import AuditChainHead, AuditEvent
 from control_plane.auth.principal import Principal
 from control_plane.errors import NotFound
 
@@ -72,10 +72,23 @@ def audit_export_rows(*, actor: Principal, spec: ExportSpec, chunk_size: int) ->
 
 
 def chain_heads_at(*, actor: Principal, tenant: str | None, max_event_id: int) -> dict[str, dict]:
-    """{chain: {"sequence", "hash"}} of the caller's chains as they stood at `max_event_id`."""
-    scope = _export_scope(actor=actor, tenant=tenant).filter(id__lte=max_event_id)
-    last_ids = scope.order_by().values("chain").annotate(last=Max("id")).values("last")
-    rows = AuditEvent.objects.filter(id__in=last_ids).values_list("chain", "sequence", "hash")
+    """{chain: {"sequence", "hash"}} of the caller's chains as they stood at `max_event_id`.
+
+    A probe of the (chain, sequence) index a chain, read backwards past the events after the
+    pin, rather than a GROUP BY over the whole table (0.4-1 s at 1,000,000 events).
+    AuditChainHead lists every chain: its row is written with the chain's first event
+    (services.record) and never deleted. A chain's events all have its tenant (chain_of), so
+    the caller's scope applies to each chain's last event."""
+    last_events = AuditEvent.objects.filter(chain=OuterRef("chain"), id__lte=max_event_id)
+    last_ids = AuditChainHead.objects.annotate(
+        last_id=Subquery(last_events.order_by("-sequence").values("id")[:1])
+    ).values("last_id")
+    rows = (
+        _export_scope(actor=actor, tenant=tenant)
+        .filter(id__in=last_ids)
+        .order_by()
+        .values_list("chain", "sequence", "hash")
+    )
     return {chain: {"sequence": sequence, "hash": hash_} for chain, sequence, hash_ in sorted(rows)}
 
 
