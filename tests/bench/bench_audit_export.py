@@ -12,7 +12,7 @@ fresh process so its peak RSS is its own:
 - `api`: `GET /api/v1/audit-events/export/?format=F` from gunicorn (one sync worker), streamed
   to nowhere, then its manifest route; peak RSS is the worker's VmHWM;
 - `export's COPY`: the export's own COPY statement (PostgreSQL's formatting; for JSON Lines the
-  pieces of each line), its rows read to nowhere: PostgreSQL's share of an export;
+  raw columns in COPY's text format), its rows read to nowhere: PostgreSQL's share of an export;
 - `copy`: `COPY (SELECT the export's columns ORDER BY id) TO STDOUT WITH CSV`, read to nowhere,
   first and again last: the ratios are to the mean of the two, as other work on the machine
   comes and goes (the load averages are printed too);
