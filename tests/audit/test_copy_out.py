@@ -2,6 +2,7 @@
 part way raises PostgreSQL's error and leaves the connection usable."""
 
 import hashlib
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -47,3 +48,21 @@ def test_an_empty_copy_gives_no_batch():
 @pytest.mark.parametrize("data", [b"", b"\x00" + bytes(32), b"\x01" + bytes(range(64)), b"x" * 200])
 def test_the_small_input_sha256_is_sha256(data):
     assert small_sha256(data).digest() == hashlib.sha256(data).digest()
+
+
+def _streamed(statement: str) -> Iterator[list[bytes]]:
+    """As the export streams: the copy opened and closed inside the generator."""
+    with connection.cursor() as cursor, cursor.cursor.copy(statement):
+        yield from copied_batches(cursor.cursor.connection, 1024)
+
+
+def test_a_reader_that_stops_early_leaves_the_connection_usable():
+    """A client that disconnects mid-export closes the generator: psycopg cancels the copy."""
+    with transaction.atomic():
+        batches = _streamed("COPY (SELECT g FROM generate_series(1, 200000) g) TO STDOUT")
+        assert bytes(next(batches)[0]) == b"1\n"
+        batches.close()
+        transaction.set_rollback(True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
