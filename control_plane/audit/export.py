@@ -1,7 +1,7 @@
 """Audit exports: the bytes of a CSV or JSON Lines export and the manifest that describes them.
 
 Pure functions over rows: PostgreSQL's COPY of them (`encode_copied`, from
-`selectors.audit_export_copy_rows`) or the ORM's (`encode`, from `selectors.audit_export_rows`,
+`selectors.audit_export_copy_batches`) or the ORM's (`encode`, from `selectors.audit_export_rows`,
 for other databases), which give the same bytes. The encoding is deterministic, so the manifest
 route can compute the digest of an export it streamed earlier by encoding the same bounded rows
 again (docs/decisions/0010).
@@ -10,15 +10,18 @@ again (docs/decisions/0010).
 from __future__ import annotations
 
 import binascii
+import functools
 import hashlib
+import itertools
 import json
 import re
-from collections.abc import Iterable, Iterator
+import struct
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from control_plane.audit.merkle import MerkleBuilder, leaf_hash
+from control_plane.audit.merkle import MerkleBuilder, leaf_hash, small_sha256
 from control_plane.audit.pg_text import csv_field, json_string, jsonb_text
 
 MANIFEST_VERSION = 1
@@ -51,7 +54,11 @@ CSV_HEADER = ",".join(COLUMNS) + "\n"
 _CHANGES = COLUMNS.index("changes")
 _OCCURRED_AT = COLUMNS.index("occurred_at")
 _ID, _HASH = COLUMNS.index("id"), COLUMNS.index("hash")
+_ADDRESS = COLUMNS.index("source_address")
 _FLUSH_BYTES = 64 * 1024
+# The rows COPY sends are encoded in batches of about this many bytes: CSV's chunks are as
+# large, JSON Lines' about 1.75 times.
+COPY_BATCH_BYTES = _FLUSH_BYTES
 # One encoder for every row: json.dumps with options builds a new one per call.
 _encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -151,9 +158,10 @@ def _leaf_hashes(hashes: list[bytes]) -> list[bytes]:
     joined = b"".join(hashes)
     if len(joined) != 64 * len(hashes) or _HEX_DIGITS.fullmatch(joined) is None:
         return [leaf_hash(_leaf(value)) for value in hashes]
-    raw = binascii.unhexlify(joined)
-    sha256 = hashlib.sha256
-    return [sha256(b"\x00" + raw[i : i + 32]).digest() for i in range(0, len(raw), 32)]
+    # Each leaf's input, 0x00 and the hash, cut out of one buffer by one struct call, and the
+    # hashing mapped in C: no Python code runs per leaf.
+    inputs = _records(len(hashes), 33)(binascii.unhexlify(b"00" + b"00".join(hashes)))
+    return list(map(_digest, map(small_sha256, inputs)))
 
 
 def _leaf(value: bytes) -> bytes:
@@ -163,11 +171,21 @@ def _leaf(value: bytes) -> bytes:
 
 
 def _perfect_root(level: list[bytes]) -> bytes:
-    sha256 = hashlib.sha256
     while len(level) > 1:
-        pairs = zip(level[::2], level[1::2], strict=True)
-        level = [sha256(b"\x01" + left + right).digest() for left, right in pairs]
+        pairs = len(level) // 2
+        parts = [b"\x01", b"", b""] * pairs
+        parts[1::3], parts[2::3] = level[::2], level[1::2]
+        level = list(map(_digest, map(small_sha256, _records(pairs, 65)(b"".join(parts)))))
     return level[0]
+
+
+@functools.lru_cache(maxsize=64)
+def _records(count: int, size: int) -> Callable[[bytes], tuple[bytes, ...]]:
+    """Cuts `count` records of `size` bytes out of a buffer (a few distinct counts a run)."""
+    return struct.Struct(f"{size}s" * count).unpack
+
+
+_digest = type(small_sha256(b"")).digest
 
 
 def _hex_hash(value: str) -> bytes:
@@ -224,52 +242,50 @@ def _flush(
 
 
 def encode_copied(
-    rows: Iterable[bytes], export_format: str, digest: ExportDigest
+    batches: Iterable[list[bytes]], export_format: str, digest: ExportDigest
 ) -> Iterator[bytes]:
-    """The export's bytes from the rows of `selectors.audit_export_copy_rows` (a COPY message
-    per row), in chunks of about `_FLUSH_BYTES`, feeding `digest`.
+    """The export's bytes from the batches of rows of `selectors.audit_export_copy_batches` (a
+    COPY message a row, bytes-like), a chunk a batch, feeding `digest`.
 
-    CSV rows are PostgreSQL's own lines. JSON Lines rows are the pieces of a line
-    (`jsonl_copy_columns`), which Python checks and joins (`_copied_jsonl_line`). Either way
-    Python reads each row's hash for the Merkle tree."""
+    CSV rows are PostgreSQL's own lines. JSON Lines rows are the values of a line in COPY's
+    text format, which Python puts the JSON around (`_copied_jsonl_chunk`). Either way Python
+    reads each row's hash for the Merkle tree."""
     if export_format not in FORMATS:
         raise ValueError(f"unknown export format {export_format!r}")
     csv_format = export_format == "csv"
-    batch: list[bytes] = []
-    size = 0
     if csv_format:
         header = CSV_HEADER.encode()
         digest.add_bytes(header)
         yield header
-    for row in rows:
-        batch.append(row)
-        size += len(row)
-        if size >= _FLUSH_BYTES:
+    for batch in batches:
+        if batch:
             yield _copied_chunk(batch, csv_format, digest)
-            batch, size = [], 0
-    if batch:
-        yield _copied_chunk(batch, csv_format, digest)
 
 
 def _copied_chunk(batch: list[bytes], csv_format: bool, digest: ExportDigest) -> bytes:
     if csv_format:
         # `id,...,<prev_hash>,<hash>\n`: neither the id nor the hash is ever quoted.
-        chunk, hashes = b"".join(batch), [row[-65:-1] for row in batch]
+        chunk = b"".join(batch)
+        hashes = [chunk[end - 65 : end - 1] for end in itertools.accumulate(map(len, batch))]
+        last_row = bytes(batch[-1])
+        first_id, last_id = int(chunk[: chunk.index(b",")]), int(last_row[: last_row.index(b",")])
     else:
-        chunk = _copied_jsonl_chunk(batch)
-        hashes = _HASH_VALUE.findall(chunk)
-    first_id, last_id = (int(_ID_VALUE.match(row)[1]) for row in (batch[0], batch[-1]))
+        chunk, values = _copied_jsonl_chunk(batch)
+        hashes = values[_HASH::_WIDTH]
+        first_id, last_id = int(values[_ID]), int(values[_ID - _WIDTH])
     digest.add_events(first_id, last_id, hashes)
     digest.add_bytes(chunk)
     return chunk
 
 
-# JSON Lines through COPY. PostgreSQL sends each line as columns, each a value with the text
-# before it (the glue), and COPY's text format puts a tab between columns; it never leaves a
-# tab in a value (it writes `\t`), so the tabs tell the values apart. PostgreSQL builds JSON
-# (json_build_object, row_to_json, to_json per value) at two to three times the cost of CSV,
-# and a Python template per row cost as much again; the glue costs it about a third more than
-# CSV, and Python only takes the tabs out of a row that needs no escaping.
+# JSON Lines through COPY. PostgreSQL sends the export's columns in COPY's text format, a tab
+# between values and a newline after each row, which costs it about what CSV does: building
+# JSON in SQL (json_build_object, row_to_json, to_json per value) cost two to three times CSV,
+# and gluing the JSON text to each value in SQL (`'"chain":"' || chain`) half as much again,
+# since COPY then writes and escapes 1.75 times the bytes. Python puts the JSON between the
+# values (`_GLUES`) a chunk of rows at a time, with bytes and list operations over the whole
+# chunk rather than code per row, so it keeps up with PostgreSQL on the second core. COPY never
+# leaves a tab or a newline in a value (it writes `\t` and `\n`), so they tell the values apart.
 _UNQUOTED = {"id", "sequence", "actor_user_id", "source_address", "changes"}
 
 
@@ -283,21 +299,21 @@ def _glue(index: int) -> str:
     return closing + ("{" if index == 0 else ",") + f'"{COLUMNS[index]}":' + opening
 
 
-_GLUES = [_glue(index) for index in range(len(COLUMNS) + 1)]
-_TEXT_VALUES = set(COLUMNS) - _UNQUOTED - {"occurred_at"}
-_FLAGGED = ("X" + _GLUES[0]).encode()
-_ID_VALUE = re.compile(rb'X?(?:{"id":)?(\d+)')
-# A line ends with its hash; `changes` writes `": "`, so no key inside it matches.
-_HASH_VALUE = re.compile(rb'"hash":"([^"]*)"}\n')
-# Each line again, with the values in place, for the rows that need escaping.
-_JSONL_LINE = ("%s".join(_GLUES) + "\n").encode()
-_GLUE_LENGTHS = [len(glue.encode()) for glue in _GLUES]
-_CHANGES_PIECE = ("\t" + _GLUES[_CHANGES]).encode()
-# Quotes outside `changes` when the address is null; a (quoted) address adds two.
-_GLUE_QUOTES = sum(glue.count('"') for glue in _GLUES) - _GLUES[_CHANGES].count('"')
+_GLUES = [_glue(index).encode() for index in range(len(COLUMNS) + 1)]
+_WIDTH = len(COLUMNS)
+# A chunk's lines as a list: the glue before each value, then the value, row after row. The
+# glue before a row's id closes the previous line, except in the chunk's first row.
+_ROW_PARTS = [
+    part for glue in [_GLUES[-1] + b"\n" + _GLUES[0], *_GLUES[1:-1]] for part in (glue, b"")
+]
+_LAST_GLUE = _GLUES[-1] + b"\n"
+# The values JSON writes as strings; the others are numbers, null, an address PostgreSQL
+# quoted (`jsonl_copy_values`) or jsonb's JSON text.
+_QUOTED = [index for index, name in enumerate(COLUMNS) if name not in _UNQUOTED]
 # Raw control characters (COPY escapes only \b \f \n \r \t \v): JSON escapes every one. Tabs
-# are the separators and the row ends with a newline.
+# and newlines are COPY's separators.
 _CONTROLS = bytes(code for code in range(32) if code not in (9, 10))
+_NEEDS_ESCAPING = re.compile(rb'["\\\x00-\x1f]')
 _COPY_TEXT_ESCAPE = re.compile(rb"\\(.)")
 _COPY_TEXT_ESCAPES = {
     b"b": b"\b",
@@ -309,64 +325,57 @@ _COPY_TEXT_ESCAPES = {
 }
 
 
-def jsonl_copy_columns(values: dict[str, str]) -> list[str]:
-    """The SQL of the columns of one JSON Lines row to COPY, given each column's SQL: JSON text
-    for the unquoted columns (NULL as `null`), raw text for the others. The first starts with
-    an X when a text value holds a quote or a backslash, which most rows do not."""
-    texts = " || ".join(f"({values[name]})" for name in COLUMNS if name in _TEXT_VALUES)
-    flag = f"""CASE WHEN strpos({texts}, '"') > 0 OR strpos({texts}, E'\\\\') > 0 """
-    pieces = [f"{flag}THEN 'X' ELSE '' END || '{_GLUES[0]}' || ({values[COLUMNS[0]]})::text"]
-    for index, name in enumerate(COLUMNS[1:], start=1):
-        pieces.append(f"'{_GLUES[index]}' || ({values[name]})::text")
-    return [*pieces, f"'{_GLUES[-1]}'"]
+def jsonl_copy_values(values: dict[str, str]) -> list[str]:
+    """The SQL of the columns of JSON Lines to COPY in text format, given each column's SQL:
+    the values as they are, but for the nullable ones, which come as their JSON (`null`, a
+    number, a quoted address): COPY would write a NULL as `\\N`."""
+    nullable = {
+        "actor_user_id": f"COALESCE(({values['actor_user_id']})::text, 'null')",
+        "source_address": f"""COALESCE('"' || ({values["source_address"]}) || '"', 'null')""",
+    }
+    return [nullable.get(name, values[name]) for name in COLUMNS]
 
 
-def _copied_jsonl_chunk(batch: list[bytes]) -> bytes:
-    """JSON Lines from rows of `jsonl_copy_columns`. When no row is flagged, holds a raw control
-    character or a vertical tab (`\\v`, which JSON does not have), the only backslashes are the
-    ones COPY doubled in `changes` and its escapes of control characters in text values,
-    `\\b \\f \\n \\r \\t`, which are JSON's too: taking the tabs out and undoing the doubling
-    of backslashes over the whole chunk gives the lines."""
+def _copied_jsonl_chunk(batch: list[bytes]) -> tuple[bytes, list[bytes]]:
+    """JSON Lines from rows of `jsonl_copy_values`, and the rows' values (`COLUMNS` a row).
+
+    The values outside `changes` need escaping only if they hold a quote, a backslash (COPY's
+    escapes included) or a raw control character, which the counts over the chunk tell apart
+    from those of `changes` and of the quoted addresses; then only the columns that hold one
+    are escaped, value by value. `changes` is jsonb's JSON text, in which COPY doubled each
+    backslash."""
     rows = b"".join(batch)
-    if _FLAGGED in rows or b"\\v" in rows or len(rows.translate(None, _CONTROLS)) != len(rows):
-        return b"".join([_copied_jsonl_line(row) for row in batch])
-    lines = rows.replace(b"\t", b"")
-    return lines.replace(b"\\\\", b"\\") if b"\\" in lines else lines
-
-
-def _copied_jsonl_line(row: bytes) -> bytes:
-    """One line of JSON Lines from a row of `jsonl_copy_columns`. Outside `changes` (jsonb's own
-    JSON text, in which COPY doubled each backslash), a row with the glue's quotes only, no
-    backslash and no control character needs only its tabs taken out."""
-    if row.startswith(b"X"):
-        row = row[1:]
-    start = row.index(_CHANGES_PIECE)
-    end = row.index(b"\t", start + 1)
-    quotes = _GLUE_QUOTES if row.endswith(b"null", 0, start) else _GLUE_QUOTES + 2
+    values = rows.replace(b"\n", b"\t").split(b"\t")
+    del values[-1]  # after the last newline
+    changes = values[_CHANGES::_WIDTH]
+    changes_text = b"".join(changes)
     if (
-        row.count(b'"', 0, start) + row.count(b'"', end) == quotes
-        and row.find(b"\\", 0, start) < 0
-        and row.find(b"\\", end) < 0
-        and len(row.translate(None, _CONTROLS)) == len(row)
+        rows.count(b'"')
+        != changes_text.count(b'"') + b"".join(values[_ADDRESS::_WIDTH]).count(b'"')
+        or rows.count(b"\\") != changes_text.count(b"\\")
+        or len(rows.translate(None, _CONTROLS)) != len(rows)
     ):
-        line = row.replace(b"\t", b"")
-        return line.replace(b"\\\\", b"\\") if row.find(b"\\", start, end) >= 0 else line
-    return _escaped_copied_jsonl_line(row)
+        _escape_text_values(values)
+    if b"\\" in changes_text:
+        values[_CHANGES::_WIDTH] = [value.replace(b"\\\\", b"\\") for value in changes]
+    parts = _ROW_PARTS * len(batch)
+    parts[0] = _GLUES[0]
+    parts[1::2] = values
+    parts.append(_LAST_GLUE)
+    return b"".join(parts), values
 
 
-def _escaped_copied_jsonl_line(row: bytes) -> bytes:
-    pieces = row[:-1].split(b"\t")
-    values = [piece[length:] for piece, length in zip(pieces, _GLUE_LENGTHS[:-1], strict=False)]
-    for index, name in enumerate(COLUMNS):
-        if name == "changes":
-            values[index] = values[index].replace(b"\\\\", b"\\")
-        elif name not in _UNQUOTED:
-            values[index] = _json_escaped(values[index])
-    return _JSONL_LINE % tuple(values)
+def _escape_text_values(values: list[bytes]) -> None:
+    for index in _QUOTED:
+        column = values[index::_WIDTH]
+        if _NEEDS_ESCAPING.search(b"".join(column)) is not None:
+            values[index::_WIDTH] = [_json_escaped(value) for value in column]
 
 
 def _json_escaped(value: bytes) -> bytes:
     """A COPY text value as the inside of a JSON string."""
+    if _NEEDS_ESCAPING.search(value) is None:
+        return value
     if b"\\" in value:
         value = _COPY_TEXT_ESCAPE.sub(lambda m: _COPY_TEXT_ESCAPES.get(m[1], m[1]), value)
     return json_string(value.decode())[1:-1].encode()

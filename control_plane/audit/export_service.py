@@ -23,7 +23,7 @@ from control_plane.audit.export import (
     encode_copied,
 )
 from control_plane.audit.selectors import (
-    audit_export_copy_rows,
+    audit_export_copy_batches,
     audit_export_rows,
     chain_heads_at,
 )
@@ -61,7 +61,7 @@ def _encoded(actor: Principal, spec: ExportSpec, digest: ExportDigest) -> Iterat
     Python); other databases go through the ORM. Either encoding is deterministic, which is what
     the manifest route relies on, and both give the same bytes for the same events."""
     if _copy_supported():
-        return encode_copied(audit_export_copy_rows(actor=actor, spec=spec), spec.format, digest)
+        return encode_copied(audit_export_copy_batches(actor=actor, spec=spec), spec.format, digest)
     rows = audit_export_rows(actor=actor, spec=spec, chunk_size=settings.AUDIT_EXPORT_CHUNK_SIZE)
     return encode(rows, spec.format, digest)
 

@@ -9,9 +9,27 @@ and its check follow RFC 9162 section 2.1.3 (https://www.rfc-editor.org/rfc/rfc9
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import importlib
+from collections.abc import Callable, Iterable
+from typing import Any
 
 EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
+
+
+def _small_input_sha256() -> Callable[[bytes], Any]:
+    """SHA-256 for the 33 and 65 bytes of a leaf and a node: CPython's own implementation when
+    the build has it. hashlib.sha256 is OpenSSL's, which with OpenSSL 3 costs about twice as
+    much a call on such inputs (0.78 against 0.42 µs for `sha256(data).digest()` on the
+    development machine), and a Merkle tree is two calls an event. Same digests either way."""
+    for module in ("_sha2", "_sha256"):  # its name from CPython 3.12 on, and before
+        try:
+            return importlib.import_module(module).sha256
+        except (ImportError, AttributeError):
+            continue
+    return hashlib.sha256
+
+
+small_sha256 = _small_input_sha256()
 
 
 def leaf_hash(leaf: bytes) -> bytes:

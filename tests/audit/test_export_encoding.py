@@ -13,7 +13,7 @@ from control_plane.audit.export import COLUMNS, ExportDigest, ExportSpec, encode
 from control_plane.audit.merkle import merkle_root
 from control_plane.audit.models import AuditEvent
 from control_plane.audit.pg_text import jsonb_text
-from control_plane.audit.selectors import audit_export_copy_rows, audit_export_rows
+from control_plane.audit.selectors import audit_export_copy_batches, audit_export_rows
 from tests.factories import system
 
 pytestmark = pytest.mark.django_db
@@ -108,7 +108,7 @@ def _spec(export_format: str) -> ExportSpec:
 
 def _copied(export_format: str) -> tuple[bytes, ExportDigest]:
     digest = ExportDigest()
-    rows = audit_export_copy_rows(actor=system(), spec=_spec(export_format))
+    rows = audit_export_copy_batches(actor=system(), spec=_spec(export_format))
     return b"".join(encode_copied(rows, export_format, digest)), digest
 
 
@@ -138,6 +138,63 @@ def test_copy_and_the_orm_write_the_same_bytes_for_tricky_events(export_format, 
     assert copied == orm
     assert _summary(copied_digest) == _summary(orm_digest)
     assert copied_digest.row_count == len(events)
+
+
+# One awkward value at a time, each in its own column, among plain events: a chunk of COPY's rows
+# then holds a few values to escape in one or two columns and many that need nothing.
+AWKWARD = [
+    {"actor": 'say "hi"'},
+    {"target_id": "back\\slash"},
+    {"reason": "new\nline and \ttab"},
+    {"request_id": "bell \x07 and DEL \x7f"},
+    {"action": "vertical\x0btab"},
+    {"target_type": "\\N"},
+    {"api_key_prefix": "null"},
+    {"actor": "管理者 🚀 \u2028"},
+    {"reason": '\\"\\\\"'},
+    {"changes": {"q": 'a "quoted" \\ value', "n": {"deeper": [None, 1.5, "\t", {}]}}},
+    {"changes": {"k\\ey": "\x01", "": None}},
+    {"source_address": None, "actor_user_id": None},
+    {"source_address": "::ffff:10.0.0.1", "actor_user_id": 0},
+    {"reason": "", "actor": "", "target_id": ""},
+]
+
+
+def _plain(index: int) -> dict:
+    return {
+        "occurred_at": datetime(2026, 3, 3, 0, 0, 0, index, tzinfo=UTC),
+        "actor": f"user{index % 7}",
+        "actor_user_id": index,
+        "source_address": "10.0.0.1",
+        "target_id": str(index),
+        "reason": "",
+        "changes": {"replicas": {"before": index % 3, "after": index % 5}},
+    }
+
+
+def test_jsonl_lines_are_json_dumps_of_each_event_among_plain_ones_in_many_chunks():
+    events = [_plain(index) for index in range(700)]
+    for position, awkward in enumerate(AWKWARD):
+        index = position * 47 + position % 3  # spread over the chunks
+        events[index] = {**events[index], **awkward}
+    _write_tricky_events(events)
+
+    copied, copied_digest = _copied("jsonl")
+    orm, orm_digest = _orm("jsonl")
+
+    assert copied == orm
+    assert _summary(copied_digest) == _summary(orm_digest)
+    lines = copied.split(b"\n")[:-1]
+    assert len(lines) == len(events)
+    for line, event in zip(lines, AuditEvent.objects.order_by("id"), strict=True):
+        fields = {name: getattr(event, name) for name in COLUMNS}
+        fields["occurred_at"] = event.occurred_at.isoformat(timespec="microseconds")
+        expected = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+        changes = json.dumps(event.changes, ensure_ascii=False, separators=(",", ":"))
+        # `changes` as jsonb writes it; every other value as json.dumps does.
+        assert line.decode() == expected.replace(
+            f'"changes":{changes}', f'"changes":{jsonb_text(event.changes)}'
+        )
 
 
 def test_jsonl_rows_are_compact_objects_that_give_back_every_stored_value():

@@ -12,7 +12,7 @@ fresh process so its peak RSS is its own:
 - `api`: `GET /api/v1/audit-events/export/?format=F` from gunicorn (one sync worker), streamed
   to nowhere, then its manifest route; peak RSS is the worker's VmHWM;
 - `export's COPY`: the export's own COPY statement (PostgreSQL's formatting; for JSON Lines the
-  pieces of each line), its rows read to nowhere: PostgreSQL's share of an export;
+  raw columns in COPY's text format), its rows read to nowhere: PostgreSQL's share of an export;
 - `copy`: `COPY (SELECT the export's columns ORDER BY id) TO STDOUT WITH CSV`, read to nowhere,
   first and again last: the ratios are to the mean of the two, as other work on the machine
   comes and goes (the load averages are printed too);
@@ -187,14 +187,14 @@ def _export_copy_seconds(export_format: str) -> float:
     """The export's own COPY statement, its rows read and dropped: PostgreSQL's share of an
     export, without Python's (joining, hashing, writing)."""
     from control_plane.audit.export import ExportSpec
-    from control_plane.audit.selectors import audit_export_copy_rows
+    from control_plane.audit.selectors import audit_export_copy_batches
     from control_plane.auth.principal import Principal
 
     spec = ExportSpec(
         format=export_format, until=datetime(2100, 1, 1, tzinfo=UTC), max_event_id=2**62
     )
     started = time.perf_counter()
-    for _ in audit_export_copy_rows(actor=Principal.system(), spec=spec):
+    for _ in audit_export_copy_batches(actor=Principal.system(), spec=spec):
         pass
     return time.perf_counter() - started
 
