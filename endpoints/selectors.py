@@ -101,16 +101,20 @@ _ACTIVE_ROLLOUT_FIELDS = (
 )
 
 
-def endpoints_of(*, tenant: Tenant) -> QuerySet[Endpoint]:
-    """The tenant's endpoints, ordered by name, with everything the API and the console show.
+# The endpoint's foreign keys to the revisions that may hold pods.
+_REVISION_SLOTS = tuple(
+    Endpoint._meta.get_field(name)
+    for name in ("stable_revision", "canary_revision", "retiring_revision")
+)
 
-    A constant number of queries for any number of rows: the endpoints with their tenant and
-    scaling policy, then one query per revision slot in use (stable; canary and retiring only
-    when some endpoint has one) and one for the active rollouts. Joining the three revisions and
-    their model versions into the first query instead costs PostgreSQL more to plan (eight
-    tables) than these queries cost to run.
+
+def endpoints_of(*, tenant: Tenant) -> QuerySet[Endpoint]:
+    """The tenant's endpoints, ordered by name, with their scaling policy and active rollouts;
+    pass the rows through `with_revisions_in_service` before showing them.
+
+    Read through `tenant.endpoints`, so each row's tenant is the instance given (Django's known
+    related objects): no join, and the caller's tenant with its quota is the one the rows hold.
     """
-    revisions = Revision.objects.select_related("model_version", "endpoint")
     active_rollouts = Prefetch(
         "rollouts",
         # Only what the API and the console show of a rollout in progress: the rollout's other
@@ -125,22 +129,42 @@ def endpoints_of(*, tenant: Tenant) -> QuerySet[Endpoint]:
         to_attr="active_rollouts",
     )
     return (
-        Endpoint.objects.filter(tenant=tenant)
-        # One tenant: its slug, the first key of the model's ordering, is the same on every row.
-        .order_by("name")
-        .select_related("tenant", "scaling_policy")
-        .prefetch_related(
-            Prefetch("stable_revision", queryset=revisions),
-            Prefetch("canary_revision", queryset=revisions),
-            Prefetch("retiring_revision", queryset=revisions),
-            active_rollouts,
-        )
+        tenant.endpoints.order_by("name")
+        .select_related("scaling_policy")
+        .prefetch_related(active_rollouts)
     )
+
+
+def with_revisions_in_service(endpoints: list[Endpoint]) -> list[Endpoint]:
+    """Load the stable, canary and retiring revision of every endpoint given, with their model
+    versions, in one query (none when no endpoint has one), and return the endpoints.
+
+    A `Prefetch` per slot costs three queries, and Django compiles the full SELECT of a slot's
+    prefetch even when no endpoint fills it (most endpoints have no canary). Joining the
+    revisions into the endpoints' query instead costs PostgreSQL more to plan (eight tables)
+    than these queries cost to run. A revision's endpoint is the endpoint whose slot holds it,
+    so it is set here rather than joined again (`kubernetes_name` reads its name).
+    """
+    ids = {getattr(e, slot.attname) for e in endpoints for slot in _REVISION_SLOTS} - {None}
+    revisions: dict[int, Revision] = {}
+    if ids:
+        # order_by(): the model's ordering joins the endpoint and its tenant to sort.
+        found = Revision.objects.filter(pk__in=ids).select_related("model_version").order_by()
+        revisions = {revision.pk: revision for revision in found}
+    owners = {endpoint.pk: endpoint for endpoint in endpoints}
+    owner_field = Revision._meta.get_field("endpoint")
+    for revision in revisions.values():
+        if owner := owners.get(revision.endpoint_id):
+            owner_field.set_cached_value(revision, owner)
+    for endpoint in endpoints:
+        for slot in _REVISION_SLOTS:
+            slot.set_cached_value(endpoint, revisions.get(getattr(endpoint, slot.attname)))
+    return endpoints
 
 
 def endpoint_for(*, tenant: Tenant, name: str) -> Endpoint:
     # (tenant, name) is unique: no ORDER BY ... LIMIT 1 needed.
-    endpoint = next(iter(endpoints_of(tenant=tenant).filter(name=name)), None)
-    if endpoint is None:
+    endpoints = list(endpoints_of(tenant=tenant).filter(name=name))
+    if not endpoints:
         raise NotFound(f"No endpoint {name!r} in tenant {tenant.slug!r}.")
-    return endpoint
+    return with_revisions_in_service(endpoints)[0]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import dj_database_url
 import pytest
 
 from tests import servers
@@ -25,9 +24,12 @@ def django_db_modify_db_settings(postgres_url: str) -> None:
     from django.conf import settings
     from django.db import connections
 
+    from control_plane.settings import database_settings
+
     # Mutated in place: Django's connection handler holds this very dict. A connection wrapper
     # made before this point has the wrong backend class, so it is dropped.
-    settings.DATABASES["default"].update(dj_database_url.parse(postgres_url))
+    # Built as the settings build it, so the suite runs with the production database options.
+    settings.DATABASES["default"].update(database_settings(postgres_url))
     connections["default"].close()
     del connections["default"]
 

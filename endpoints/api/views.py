@@ -16,6 +16,7 @@ from control_plane.api.renderers import ManifestYamlRenderer
 from control_plane.errors import Conflict, Unavailable, ValidationFailed
 from control_plane.render_context import RenderContext
 from endpoints import selectors, services
+from endpoints.api.representations import endpoint_representation
 from endpoints.api.serializers import (
     EndpointCreateSerializer,
     EndpointSerializer,
@@ -100,12 +101,12 @@ class EndpointViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         return super().get_renderers()
 
     def list(self, request, slug: str):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(EndpointSerializer(page, many=True).data)
+        page = selectors.with_revisions_in_service(self.paginate_queryset(self.get_queryset()))
+        return self.get_paginated_response([endpoint_representation(e) for e in page])
 
     def retrieve(self, request, slug: str, name: str):
         endpoint = selectors.endpoint_for(tenant=self.tenant, name=name)
-        return Response(EndpointSerializer(endpoint).data)
+        return Response(endpoint_representation(endpoint))
 
     @extend_schema(request=EndpointCreateSerializer, responses={201: EndpointSerializer})
     def create(self, request, slug: str):

@@ -109,7 +109,7 @@ def test_an_unhandled_error_is_a_json_500_with_the_request_id(client_for, world,
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(views.EndpointSerializer, "to_representation", broken)
+    monkeypatch.setattr(views, "endpoint_representation", broken)
     response = client_for("viewer").get(
         "/api/v1/tenants/acme/endpoints/chat/", HTTP_X_REQUEST_ID="req-500"
     )

@@ -166,3 +166,33 @@ def test_an_api_key_request_costs_one_query_for_the_key_and_one_for_the_membersh
     # The key with its user and platform role, the memberships, then the tenant itself.
     with django_assert_num_queries(3):
         assert client.get("/api/v1/tenants/acme/").status_code == 200
+
+
+def test_an_endpoint_read_loads_its_revisions_in_one_query_whatever_the_slots_hold(
+    world, client_for, django_assert_num_queries
+):
+    _endpoints(world, 3)  # the first has a canary, the second a retiring revision
+    client = client_for("platform_admin")
+    client.get("/api/v1/tenants/acme/")  # the key's first use records last_used_at once
+    names = list(Endpoint.objects.filter(name__startswith="ep").order_by("pk").values_list("name"))
+    for (name,) in [*names, (world.own_endpoint.name,)]:
+        # The key, the memberships, the tenant, the endpoint with its scaling policy, its
+        # revisions in service with their model versions, its active rollout.
+        with django_assert_num_queries(6):
+            body = client.get(f"/api/v1/tenants/acme/endpoints/{name}/").json()
+        assert body["stable_revision"]["name"].endswith(f"-r{body['stable_revision']['number']}")
+
+
+def test_the_endpoint_list_reads_every_revision_slot_in_one_query(
+    world, client_for, django_assert_num_queries
+):
+    _endpoints(world, 6)  # stable, canary and retiring revisions, active rollouts
+    client = client_for("platform_admin")
+    client.get("/api/v1/tenants/acme/")  # the key's first use records last_used_at once
+    # The key, the memberships, the tenant, the endpoints with their scaling policies, their
+    # revisions in service with their model versions, the active rollouts (no COUNT: the page
+    # holds every row).
+    with django_assert_num_queries(6):
+        rows = client.get("/api/v1/tenants/acme/endpoints/").json()["results"]
+    assert {bool(row["canary_revision"]) for row in rows} == {True, False}
+    assert {bool(row["retiring_revision"]) for row in rows} == {True, False}
