@@ -396,6 +396,7 @@ def revision_objects(
             ttft_query=promql.ttft_p95(target),
             in_flight_query=promql.in_flight_total(target),
             kv_cache_query=promql.kv_cache_usage_total(target),
+            prompt_tokens_query=promql.prompt_tokens_rate_total(target),
             interceptor_route=route,
             context=context,
         )

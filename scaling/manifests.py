@@ -100,12 +100,14 @@ def scaled_object(
     in_flight_query: str,
     interceptor_route: str | None,
     kv_cache_query: str | None = None,
+    prompt_tokens_query: str | None = None,
     context: RenderContext,
 ) -> dict:
     """The ScaledObject of one Deployment.
 
     Triggers: the per-replica queue (AverageValue, with the spec's activation threshold), TTFT
-    p95 and requests in flight per replica when the spec has targets for them, one cron trigger
+    p95, requests in flight, KV-cache usage and prompt tokens per second per replica when the
+    spec has targets for them, one cron trigger
     per schedule floor, and, when
     `interceptor_route` is given, the HTTP add-on's `external-push` trigger whose pending
     requests wake a Deployment at zero replicas (no vLLM metric exists then).
@@ -132,6 +134,17 @@ def scaled_object(
         triggers.append(
             _prometheus_trigger(
                 "kv-cache", kv_cache_query, spec.target_kv_cache_usage_per_replica, prometheus
+            )
+        )
+    if spec.target_prompt_tokens_per_s_per_replica is not None:
+        if prompt_tokens_query is None:
+            raise ValueError("a prompt-token target needs the prompt-token rate query")
+        triggers.append(
+            _prometheus_trigger(
+                "prompt-tokens",
+                prompt_tokens_query,
+                spec.target_prompt_tokens_per_s_per_replica,
+                prometheus,
             )
         )
     triggers.extend(_cron_trigger(i, floor) for i, floor in enumerate(spec.schedule_floors))

@@ -23,6 +23,7 @@ class ScalingPolicy(models.Model):
     ttft_p95_target_ms = models.PositiveIntegerField(null=True, blank=True)
     target_in_flight_per_replica = models.FloatField(null=True, blank=True)
     target_kv_cache_usage_per_replica = models.FloatField(null=True, blank=True)
+    target_prompt_tokens_per_s_per_replica = models.FloatField(null=True, blank=True)
     polling_interval_s = models.PositiveIntegerField()
     cooldown_s = models.PositiveIntegerField()
     scale_up_stabilization_s = models.PositiveIntegerField()
@@ -51,6 +52,7 @@ class ScalingPolicy(models.Model):
             ttft_p95_target_ms=self.ttft_p95_target_ms,
             target_in_flight_per_replica=self.target_in_flight_per_replica,
             target_kv_cache_usage_per_replica=self.target_kv_cache_usage_per_replica,
+            target_prompt_tokens_per_s_per_replica=self.target_prompt_tokens_per_s_per_replica,
             polling_interval_s=self.polling_interval_s,
             cooldown_s=self.cooldown_s,
             scale_up_stabilization_s=self.scale_up_stabilization_s,

@@ -59,6 +59,14 @@ FIELD_RULES: Mapping[str, FieldRule] = MappingProxyType(
             help_text="Average vllm:kv_cache_usage_perc per replica (0-1) the autoscaler keeps; "
             "null: no such trigger.",
         ),
+        "target_prompt_tokens_per_s_per_replica": FieldRule(
+            float,
+            1,
+            10_000_000,
+            nullable=True,
+            help_text="Average prompt tokens prefilled per second per replica "
+            "(rate of vllm:prompt_tokens_total); null: no such trigger.",
+        ),
         # KEDA's pollingInterval and cooldownPeriod are plain seconds; a day bounds the cooldown.
         "polling_interval_s": FieldRule(int, 1, 3600),
         "cooldown_s": FieldRule(int, 0, 86400),

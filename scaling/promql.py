@@ -47,6 +47,9 @@ REQUEST_GENERATION_TOKENS = Metric("vllm:request_generation_tokens")
 # (scaling/simulator/engine.py); with the PodMonitor's 15 s scrape interval it holds four samples,
 # the fewest for which `rate` is reliable.
 TTFT_WINDOW = "1m"
+# Window of the prompt-token rate trigger: the shortest that holds four 15 s scrapes, as for TTFT;
+# the simulator rates prefilled prompt tokens over the same minute.
+PROMPT_RATE_WINDOW = "1m"
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,16 @@ def kv_cache_usage_total(target: Target) -> str:
     trigger; AverageValue divides it by the replica count, as for the queue. Both metric names
     (`gauge`); an empty result is 0 for the reason given in `queue_total`."""
     return f"sum({gauge(KV_CACHE_USAGE, target)}) or vector(0)"
+
+
+def prompt_tokens_rate_total(target: Target) -> str:
+    """Prompt tokens prefilled per second over `PROMPT_RATE_WINDOW`, summed over the pods of
+    `target`, for KEDA's prompt-token trigger; AverageValue divides it by the replica count.
+    `rate` handles the counter resets of restarted pods; an empty result is 0 for the reason
+    given in `queue_total`."""
+    return (
+        f"sum(rate({PROMPT_TOKENS.name}{{{target.matchers}}}[{PROMPT_RATE_WINDOW}])) or vector(0)"
+    )
 
 
 def ttft_p95(target: Target | EndpointTarget) -> str:

@@ -59,6 +59,11 @@ class ScalingSpec:
     # request slots: at 8k-30k tokens a replica runs ~30 requests, so neither the queue (it stays
     # short) nor the in-flight target (far above 30) sees that it is full.
     target_kv_cache_usage_per_replica: float | None = None
+    # Optional fifth trigger: target of the prompt tokens prefilled per second per replica
+    # (`rate(vllm:prompt_tokens_total[1m])`). Prefill is the work a prompt waits for before its
+    # first token; it rises with the offered load before any request waits, and counts a 16k-token
+    # prompt sixteen times a 1k one, where the queue and in-flight counts see one request each.
+    target_prompt_tokens_per_s_per_replica: float | None = None
     polling_interval_s: int = 30
     cooldown_s: int = 300
     scale_up_stabilization_s: int = 0

@@ -63,6 +63,7 @@ class ScalingPolicySerializer(serializers.Serializer):
     ttft_p95_target_ms = serializers.IntegerField(allow_null=True)
     target_in_flight_per_replica = serializers.FloatField(allow_null=True)
     target_kv_cache_usage_per_replica = serializers.FloatField(allow_null=True)
+    target_prompt_tokens_per_s_per_replica = serializers.FloatField(allow_null=True)
     polling_interval_s = serializers.IntegerField()
     cooldown_s = serializers.IntegerField()
     scale_up_stabilization_s = serializers.IntegerField()

@@ -70,6 +70,8 @@ class Observation:
     in_flight_total: float = 0.0
     # Sum of vllm:kv_cache_usage_perc (0-1 each) over the ready pods, as last scraped.
     kv_usage_total: float = 0.0
+    # sum(rate(vllm:prompt_tokens_total[1m])) over the pods, as of the last scrape.
+    prompt_tokens_per_s: float = 0.0
 
 
 class Autoscaler:
@@ -91,6 +93,10 @@ class Autoscaler:
             # KEDA's default activation threshold is 0: active with any request in flight.
             or (spec.target_in_flight_per_replica is not None and obs.in_flight_total > 0)
             or (spec.target_kv_cache_usage_per_replica is not None and obs.kv_usage_total > 0)
+            or (
+                spec.target_prompt_tokens_per_s_per_replica is not None
+                and obs.prompt_tokens_per_s > 0
+            )
             or obs.floor > 0
             or (spec.scales_to_zero and obs.interceptor_in_flight > 0)
         )
@@ -140,6 +146,15 @@ class Autoscaler:
                     current,
                     obs.kv_usage_total,
                     spec.target_kv_cache_usage_per_replica,
+                    self.tolerance,
+                )
+            )
+        if spec.target_prompt_tokens_per_s_per_replica is not None:
+            out.append(
+                hpa_replicas_for_metric(
+                    current,
+                    obs.prompt_tokens_per_s,
+                    spec.target_prompt_tokens_per_s_per_replica,
                     self.tolerance,
                 )
             )

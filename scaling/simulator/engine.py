@@ -29,6 +29,8 @@ from scaling.spec import ScalingSpec
 _STEP, _READY, _TIMEOUT, _SCRAPE, _HPA, _KEDA = range(6)
 # Window of the TTFT p95 query (histogram_quantile over rate(...[1m])).
 _TTFT_WINDOW_S = 60.0
+# Window of the prompt-token rate (rate(vllm:prompt_tokens_total[1m])).
+_RATE_WINDOW_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,10 @@ class _Simulation:
         self.waiting_scraped = 0
         self.in_flight_scraped = 0
         self.kv_usage_scraped = 0.0
+        # Prompt tokens prefilled (first token given) in the rate window: (time, tokens).
+        self.prefilled: deque[tuple[float, int]] = deque()
+        self.prefilled_tokens = 0
+        self.prompt_rate_scraped = 0.0
         self.ttft_window: deque[tuple[float, float]] = deque()
         self.cold_starts = 0
         self.cold_start_waiters = 0
@@ -219,6 +225,7 @@ class _Simulation:
             self.in_flight,
             self.in_flight_scraped,
             self.kv_usage_scraped,
+            self.prompt_rate_scraped,
         )
 
     # --- the loop ---------------------------------------------------------------------------
@@ -272,6 +279,10 @@ class _Simulation:
                 self.in_flight_scraped = sum(r.in_flight for r in self.ready)
                 capacity = self.profile.kv_capacity_tokens
                 self.kv_usage_scraped = sum(min(1.0, r.kv_used / capacity) for r in self.ready)
+                prefilled = self.prefilled
+                while prefilled and prefilled[0][0] <= t - _RATE_WINDOW_S:
+                    self.prefilled_tokens -= prefilled.popleft()[1]
+                self.prompt_rate_scraped = self.prefilled_tokens / _RATE_WINDOW_S
                 self.queue_log.append((t, self.queued))
                 self.push(t + config.scrape_interval_s, _SCRAPE)
             elif kind == _HPA:
@@ -324,6 +335,8 @@ class _Simulation:
             ttft = t - job.arrival_s
             self.ttft[job.rid] = ttft
             self.ttft_window.append((t, ttft))
+            self.prefilled.append((t, job.prompt))
+            self.prefilled_tokens += job.prompt
         for job in finished:
             self.finish(job, t, served=True)
         self.kick(replica, t)

@@ -197,6 +197,24 @@ def test_in_flight_target_must_be_positive(client_for):
     assert "scaling.target_in_flight_per_replica" in response.json()["error"]["fields"]
 
 
+def test_prompt_token_target_is_set_by_patch_rendered_as_a_rate_trigger_and_cleared_by_null(
+    client_for,
+):
+    client = client_for("deployer")
+    url = "/api/v1/tenants/acme/endpoints/chat/"
+    body = {"scaling": {"target_prompt_tokens_per_s_per_replica": 8000}}
+    response = client.patch(url, body, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["scaling"]["target_prompt_tokens_per_s_per_replica"] == 8000
+    objects = client.get(f"{url}manifests/").json()["objects"]
+    (scaled,) = [o for o in objects if o["kind"] == "ScaledObject"]
+    (trigger,) = [t for t in scaled["spec"]["triggers"] if t["name"] == "prompt-tokens"]
+    assert "rate(vllm:prompt_tokens_total{" in trigger["metadata"]["query"]
+    body = {"scaling": {"target_prompt_tokens_per_s_per_replica": None}}
+    response = client.patch(url, body, format="json")
+    assert response.json()["scaling"]["target_prompt_tokens_per_s_per_replica"] is None
+
+
 def test_scaling_comparison_without_prometheus_is_a_503_in_the_error_shape(client_for, settings):
     settings.PROMETHEUS_URL = ""
     response = client_for("viewer").get("/api/v1/tenants/acme/endpoints/chat/scaling-comparison/")

@@ -19,7 +19,12 @@ WEEKDAYS_9_TO_6 = ScheduleFloor(
 )
 
 
-def render(spec: ScalingSpec, route: str | None = None, kv_cache_query: str | None = "KV") -> dict:
+def render(
+    spec: ScalingSpec,
+    route: str | None = None,
+    kv_cache_query: str | None = "KV",
+    prompt_tokens_query: str | None = "PROMPT",
+) -> dict:
     return scaled_object(
         spec,
         name="chat-r1",
@@ -30,6 +35,7 @@ def render(spec: ScalingSpec, route: str | None = None, kv_cache_query: str | No
         ttft_query="TTFT",
         in_flight_query="IN_FLIGHT",
         kv_cache_query=kv_cache_query,
+        prompt_tokens_query=prompt_tokens_query,
         interceptor_route=route,
         context=CONTEXT,
     )
@@ -71,6 +77,11 @@ def test_scaled_object_reads_the_numbers_the_simulator_runs(preset):
         assert "kv-cache" not in by_name
     else:
         assert float(by_name["kv-cache"]["metadata"]["threshold"]) == kv
+    prompt = spec.target_prompt_tokens_per_s_per_replica
+    if prompt is None:
+        assert "prompt-tokens" not in by_name
+    else:
+        assert float(by_name["prompt-tokens"]["metadata"]["threshold"]) == prompt
 
 
 def test_prometheus_triggers_are_average_values_against_the_cluster_prometheus():
@@ -181,3 +192,17 @@ def test_kv_cache_trigger_averages_the_cache_usage_per_replica_and_validates():
 def test_a_kv_cache_target_without_its_query_is_refused():
     with pytest.raises(ValueError, match="KV-cache query"):
         render(ScalingSpec(target_kv_cache_usage_per_replica=0.75), kv_cache_query=None)
+
+
+def test_prompt_token_trigger_averages_the_prompt_token_rate_per_replica_and_validates():
+    obj = render(ScalingSpec(target_prompt_tokens_per_s_per_replica=8000))
+    (prompt,) = [t for t in triggers(obj, "prometheus") if t["name"] == "prompt-tokens"]
+    assert prompt["metricType"] == "AverageValue"
+    assert prompt["metadata"]["query"] == "PROMPT"
+    assert float(prompt["metadata"]["threshold"]) == 8000
+    validate_all([obj])
+
+
+def test_a_prompt_token_target_without_its_query_is_refused():
+    with pytest.raises(ValueError, match="prompt-token rate query"):
+        render(ScalingSpec(target_prompt_tokens_per_s_per_replica=8000), prompt_tokens_query=None)

@@ -24,6 +24,7 @@ def _floor(**changes) -> dict:
         ({"schedule_floors": [_floor(start="22:00", end="06:00")]}, "schedule_floors[0].end"),
         ({"max_replicas": 2, "schedule_floors": [_floor(min_replicas=3)]}, "min_replicas"),
         ({"scale_down_stabilization_s": 7200}, "scale_down_stabilization_s"),
+        ({"target_prompt_tokens_per_s_per_replica": 0}, "target_prompt_tokens_per_s_per_replica"),
     ],
 )
 def test_a_policy_the_api_refuses_is_refused_with_the_same_field(policy, field):
