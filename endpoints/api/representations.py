@@ -61,6 +61,9 @@ def scaling_representation(policy: ScalingPolicy) -> dict:
         "target_kv_cache_usage_per_replica": _optional(
             float, policy.target_kv_cache_usage_per_replica
         ),
+        "target_prompt_tokens_per_s_per_replica": _optional(
+            float, policy.target_prompt_tokens_per_s_per_replica
+        ),
     }
     body.update((name, int(getattr(policy, name))) for name in _POLICY_TIMINGS)
     body["schedule_floors"] = [
