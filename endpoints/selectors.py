@@ -135,6 +135,19 @@ def endpoints_of(*, tenant: Tenant) -> QuerySet[Endpoint]:
     )
 
 
+def active_rollout_of(endpoint: Endpoint) -> Rollout | None:
+    """The endpoint's rollout in progress, if any: from `endpoints_of`'s prefetch (one query per
+    page, not per endpoint), or read now for an endpoint loaded another way."""
+    active = getattr(endpoint, "active_rollouts", None)
+    if active is None:
+        active = list(
+            endpoint.rollouts.filter(state__in=Rollout.ACTIVE_STATES).select_related(
+                "to_revision__endpoint"
+            )
+        )
+    return active[0] if active else None
+
+
 def with_revisions_in_service(endpoints: list[Endpoint]) -> list[Endpoint]:
     """Load the stable, canary and retiring revision of every endpoint given, with their model
     versions, in one query (none when no endpoint has one), and return the endpoints.

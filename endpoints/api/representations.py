@@ -12,24 +12,14 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from endpoints.models import Endpoint, Revision, Rollout
+from endpoints.models import Endpoint, Revision
+from endpoints.selectors import active_rollout_of
 from scaling.models import ScalingPolicy
+from scaling.policy import FIELD_RULES
 
 # DRF's own formatting of datetimes (ISO 8601 in the current time zone, "Z" for UTC), so the
 # two representations cannot format a timestamp differently.
 _datetime = serializers.DateTimeField().to_representation
-
-# The scaling policy's integer settings after the targets, in the serializer's order.
-_POLICY_TIMINGS = (
-    "polling_interval_s",
-    "cooldown_s",
-    "scale_up_stabilization_s",
-    "scale_down_stabilization_s",
-    "scale_up_pods_per_period",
-    "scale_up_percent_per_period",
-    "scale_down_percent_per_period",
-    "policy_period_s",
-)
 
 
 def _optional(convert, value):
@@ -50,22 +40,11 @@ def revision_representation(revision: Revision | None) -> dict | None:
 
 
 def scaling_representation(policy: ScalingPolicy) -> dict:
-    body: dict = {
-        "preset": policy.preset,
-        "min_replicas": policy.min_replicas,
-        "max_replicas": policy.max_replicas,
-        "target_queue_per_replica": float(policy.target_queue_per_replica),
-        "activation_queue": float(policy.activation_queue),
-        "ttft_p95_target_ms": _optional(int, policy.ttft_p95_target_ms),
-        "target_in_flight_per_replica": _optional(float, policy.target_in_flight_per_replica),
-        "target_kv_cache_usage_per_replica": _optional(
-            float, policy.target_kv_cache_usage_per_replica
-        ),
-        "target_prompt_tokens_per_s_per_replica": _optional(
-            float, policy.target_prompt_tokens_per_s_per_replica
-        ),
-    }
-    body.update((name, int(getattr(policy, name))) for name in _POLICY_TIMINGS)
+    # The tunable fields in the serializer's order, which is FIELD_RULES' own, as their kind.
+    body: dict = {"preset": policy.preset}
+    body.update(
+        (name, _optional(rule.kind, getattr(policy, name))) for name, rule in FIELD_RULES.items()
+    )
     body["schedule_floors"] = [
         {
             "days": [str(day) for day in floor["days"]],
@@ -81,17 +60,9 @@ def scaling_representation(policy: ScalingPolicy) -> dict:
 
 
 def _active_rollout(endpoint: Endpoint) -> dict | None:
-    # Prefetched by the selectors (`active_rollouts`); one query per page, not per endpoint.
-    active = getattr(endpoint, "active_rollouts", None)
-    if active is None:
-        active = list(
-            endpoint.rollouts.filter(state__in=Rollout.ACTIVE_STATES).select_related(
-                "to_revision__endpoint"
-            )
-        )
-    if not active:
+    rollout = active_rollout_of(endpoint)
+    if rollout is None:
         return None
-    rollout = active[0]
     return {
         "id": rollout.id,
         "state": rollout.state,

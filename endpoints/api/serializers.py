@@ -14,7 +14,8 @@ from control_plane.quantities import (
     parse_memory_bytes,
 )
 from endpoints.catalog import ModelVersionSpec
-from endpoints.models import ENDPOINT_NAME_MAX_LENGTH, Endpoint, ModelVersion, Revision, Rollout
+from endpoints.models import ENDPOINT_NAME_MAX_LENGTH, Endpoint, ModelVersion, Revision
+from endpoints.selectors import active_rollout_of
 from scaling.api.serializers import ScalingPolicyInputSerializer, ScalingPolicySerializer
 from tenants.api.serializers import ConditionSerializer
 from tenants.models import MIG_PROFILES
@@ -201,15 +202,8 @@ class EndpointSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ActiveRolloutSerializer(allow_null=True))
     def get_active_rollout(self, endpoint: Endpoint) -> dict | None:
-        # Prefetched by the selectors (`active_rollouts`); one query per page, not per endpoint.
-        active = getattr(endpoint, "active_rollouts", None)
-        if active is None:
-            active = list(
-                endpoint.rollouts.filter(state__in=Rollout.ACTIVE_STATES).select_related(
-                    "to_revision__endpoint"
-                )
-            )
-        return ActiveRolloutSerializer(active[0]).data if active else None
+        rollout = active_rollout_of(endpoint)
+        return None if rollout is None else ActiveRolloutSerializer(rollout).data
 
 
 class EndpointCreateSerializer(StrictInputSerializer):
