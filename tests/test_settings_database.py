@@ -14,6 +14,11 @@ def test_a_postgresql_url_binds_on_the_server_and_prepares_repeated_statements()
     assert options == {"server_side_binding": True, "prepare_threshold": 5}
 
 
+def test_prepared_statements_switched_off_leave_postgresql_binding_on_the_client(monkeypatch):
+    monkeypatch.setattr("control_plane.settings.DATABASE_PREPARED_STATEMENTS", False)
+    assert not database_settings("postgres://u@db:5432/cp").get("OPTIONS")
+
+
 def test_a_sqlite_url_gets_no_postgresql_options():
     assert not database_settings("sqlite:///x.sqlite3").get("OPTIONS")
 
