@@ -22,6 +22,7 @@ import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from statistics import mean
 
@@ -458,6 +459,45 @@ def _choose(family: str, specs: dict[str, ScalingSpec], done: dict, oracle) -> N
     )
 
 
+def syncs(workload: str, seed: int, name: str, traces_dir: Path) -> None:
+    """Why a policy holds the replicas it holds: per minute of the measured trace, the oracle's
+    fleet, the replicas set, and the most each trigger asked for (the warm-up's minutes are
+    negative). A count above every trigger's proposal is kept by the scale-down window or the
+    step policy, not by the load."""
+    spec = POLICIES[name]
+    trace = _trace(workload, seed, traces_dir)
+    cfg = replace(config(seed), record_syncs=True)
+    result = simulate(trace, spec, cfg)
+    oracle = oracle_lower_bound(trace, config(seed))
+    minutes: dict[int, list] = {}
+    for sync in result.syncs:
+        minutes.setdefault(int((sync.t_s - cfg.warmup_s) // 60), []).append(sync)
+    triggers = list(result.syncs[0].proposals) if result.syncs else []
+    rows, held, total = [], 0, 0
+    for minute, group in sorted(minutes.items()):
+        row = {
+            "minute": minute,
+            "oracle": oracle.replicas[minute] if 0 <= minute < len(oracle.replicas) else "-",
+            "set": max(s.desired for s in group),
+        }
+        for trigger in triggers:
+            row[trigger] = max(s.proposals.get(trigger, 0) for s in group)
+        rows.append(row)
+        if minute >= 0:
+            for s in group:
+                total += s.desired
+                held += max(0, s.desired - max(s.proposals.values()))
+    print(
+        f"{workload}, seed {seed}, {name}: {result.gpu_hours:.2f} GPU-h, oracle "
+        f"{oracle.gpu_hours:.2f}; slo {100 * result.slo_attainment_servable:.1f} %"
+    )
+    print(format_table(rows, list(rows[0])))
+    print(
+        f"\nreplicas set above every trigger's proposal (kept by the window or the step policy): "
+        f"{100 * held / max(total, 1):.0f} % of replica-syncs in the measured span"
+    )
+
+
 def plots(workloads: list[str], traces_dir: Path) -> None:
     from scaling.simulator.plot import plot_result
 
@@ -496,6 +536,14 @@ def main() -> None:
         "`--policies guide 'preset balanced' 'balanced before'`)",
     )
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--syncs",
+        metavar="WORKLOAD",
+        choices=sorted(WORKLOADS),
+        help="per minute: the oracle's fleet and each trigger's proposal for `--syncs-policy` "
+        "on the first of --seeds",
+    )
+    parser.add_argument("--syncs-policy", default="preset balanced")
     args = parser.parse_args()
     workloads = args.workloads or list(WORKLOADS)
     if args.policies:
@@ -509,6 +557,8 @@ def main() -> None:
                 calibration_table(), ["measurement", "published", "simulated", "unit", "error"]
             )
         )
+    elif args.syncs:
+        syncs(args.syncs, args.seeds[0], args.syncs_policy, args.traces_dir)
     elif args.plots:
         plots(workloads, args.traces_dir)
     else:
