@@ -270,8 +270,9 @@ def chat_candidates() -> dict[str, ScalingSpec]:
     """The third search's `balanced` candidates, after the diagnosis of chat's cost (the page's
     "Why chat costs 2.2x"): the preset with an in-flight target derived from the replica
     profile (a quarter of vLLM's `max_num_seqs`, 64 on the 8B/H100 profile, instead of 112,
-    which no chat replica reaches within 1 s TTFT), and two faster scale-downs (a 600 s window;
-    25 % per 300 s after the 1200 s window instead of one pod)."""
+    which no chat replica reaches within 1 s TTFT), two faster scale-downs (a 600 s window;
+    25 % per 300 s after the 1200 s window instead of one pod) and two smaller scale-up steps
+    (+4 pods or 50 %, +4 pods alone, instead of +4 or 100 %)."""
     base = preset("balanced", max_replicas=MAX_REPLICAS)
     in_flight = DEFAULT_PROFILE.max_num_seqs / 4
     return {
@@ -282,6 +283,11 @@ def chat_candidates() -> dict[str, ScalingSpec]:
         "pt- kv0.2 up+4/300s down1200s at 25 %/300s": base.with_changes(
             scale_down_percent_per_period=25
         ),
+        # One saturated minute at chat's peak asks for 2-4x the fleet (KV-cache and queue of a
+        # backlog), +100 % per period doubles it and the 1200 s window keeps the double: a
+        # smaller percent step bounds that overshoot, +4 pods still fill a burst from one.
+        "pt- kv0.2 up+4 or 50 %/300s down1200s": base.with_changes(scale_up_percent_per_period=50),
+        "pt- kv0.2 up+4 (no %)/300s down1200s": base.with_changes(scale_up_percent_per_period=0),
     }
 
 
