@@ -39,8 +39,8 @@ PRESETS: dict[str, ScalingSpec] = {
     # most 90 cold starts a day on any shape, against 201 (chat) for the first search's choice
     # (KV-cache 0.5, +10 pods per 300 s, 600 s window), which it beats on every shape.
     # Why these knobs: the KV-cache target at 0.2 fires on long prompts (a docqa replica holds
-    # ~30 of them) and never on short ones (chat and code stay below 0.2 per replica: same cost
-    # as without it); +4 pods per 300 s (or +100 %) overshoots less after a burst than +10, and
+    # ~30 of them) and not on short ones at a steady load (chat's peak minutes do reach it, and
+    # then ask for 1-3 replicas over the oracle's fleet); +4 pods per 300 s (or +100 %) overshoots less after a burst than +10, and
     # the 1200 s window keeps the capacity of the last burst for the next one instead of
     # stopping and restarting it. The prompt-token trigger (target_prompt_tokens_per_s_per_replica)
     # lifts docqa and the day further, but at a target docqa needs it spends 2.6x or more on
