@@ -153,7 +153,8 @@ def benchmark(
             "(min-max)"
         )
         print(format_table(rows, list(rows[0])))
-        print(_goal(summary))
+        if "preset balanced" in summary and any(k.startswith("guide") for k in summary):
+            print(_goal(summary))
         print(f"- reproduce: {command(workload, runs_seeds)}")
 
 
