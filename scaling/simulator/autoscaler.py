@@ -74,10 +74,25 @@ class Observation:
     prompt_tokens_per_s: float = 0.0
 
 
+@dataclass(frozen=True)
+class Sync:
+    """One HPA sync as recorded for diagnosis: what each trigger asked for, and what was set."""
+
+    t_s: float
+    current: int
+    desired: int
+    proposals: dict[str, int]
+
+
 class Autoscaler:
-    def __init__(self, spec: ScalingSpec, tolerance: float = HPA_TOLERANCE) -> None:
+    def __init__(
+        self, spec: ScalingSpec, tolerance: float = HPA_TOLERANCE, *, record: bool = False
+    ) -> None:
         self.spec = spec
         self.tolerance = tolerance
+        # Every sync's per-trigger proposals, when asked for: which trigger holds the capacity
+        # is not visible in the replica count alone.
+        self.syncs: list[Sync] | None = [] if record else None
         self._recommendations: deque[tuple[float, int]] = deque()
         self._events: deque[tuple[float, int]] = deque()
         # The simulation starts from a serving endpoint, so the cooldown clock starts at 0.
@@ -125,50 +140,48 @@ class Autoscaler:
     # --- HPA --------------------------------------------------------------------------------
 
     def proposals(self, current: int, obs: Observation) -> list[int]:
+        return list(self.named_proposals(current, obs).values())
+
+    def named_proposals(self, current: int, obs: Observation) -> dict[str, int]:
+        """The replica count each configured trigger asks for, by trigger."""
         spec = self.spec
-        out = [
-            hpa_replicas_for_metric(
+        out = {
+            "queue": hpa_replicas_for_metric(
                 current, obs.waiting_total, spec.target_queue_per_replica, self.tolerance
             )
-        ]
+        }
         if spec.ttft_p95_target_ms is not None and obs.ttft_p95_s is not None:
             target_s = spec.ttft_p95_target_ms / 1000
-            out.append(hpa_replicas_for_metric(current, obs.ttft_p95_s, target_s, self.tolerance))
+            out["ttft"] = hpa_replicas_for_metric(current, obs.ttft_p95_s, target_s, self.tolerance)
         if spec.target_in_flight_per_replica is not None:
-            out.append(
-                hpa_replicas_for_metric(
-                    current, obs.in_flight_total, spec.target_in_flight_per_replica, self.tolerance
-                )
+            out["in_flight"] = hpa_replicas_for_metric(
+                current, obs.in_flight_total, spec.target_in_flight_per_replica, self.tolerance
             )
         if spec.target_kv_cache_usage_per_replica is not None:
-            out.append(
-                hpa_replicas_for_metric(
-                    current,
-                    obs.kv_usage_total,
-                    spec.target_kv_cache_usage_per_replica,
-                    self.tolerance,
-                )
+            out["kv_cache"] = hpa_replicas_for_metric(
+                current, obs.kv_usage_total, spec.target_kv_cache_usage_per_replica, self.tolerance
             )
         if spec.target_prompt_tokens_per_s_per_replica is not None:
-            out.append(
-                hpa_replicas_for_metric(
-                    current,
-                    obs.prompt_tokens_per_s,
-                    spec.target_prompt_tokens_per_s_per_replica,
-                    self.tolerance,
-                )
+            out["prompt_tokens"] = hpa_replicas_for_metric(
+                current,
+                obs.prompt_tokens_per_s,
+                spec.target_prompt_tokens_per_s_per_replica,
+                self.tolerance,
             )
         if obs.floor > 0:
-            out.append(hpa_replicas_for_metric(current, obs.floor, 1.0, self.tolerance))
+            out["floor"] = hpa_replicas_for_metric(current, obs.floor, 1.0, self.tolerance)
         return out
 
     def hpa_sync(self, now: float, current: int, obs: Observation) -> int:
         """One HPA sync: the replica count to set (the HPA does nothing at zero)."""
         if current == 0:
             return 0
-        desired = max(self.proposals(current, obs))
+        named = self.named_proposals(current, obs)
+        desired = max(named.values())
         desired = self._stabilize(now, current, desired)
         desired = self._limit_rate(now, current, desired)
+        if self.syncs is not None:
+            self.syncs.append(Sync(now, current, desired, named))
         if desired != current:
             self._events.append((now, desired - current))
         return desired

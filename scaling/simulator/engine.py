@@ -58,6 +58,8 @@ class SimConfig:
     # Requests still unserved this long after the last arrival are dropped.
     drain_limit_s: float = 600.0
     series_bin_s: float = 10.0
+    # Keep every HPA sync's per-trigger proposals in the result (`SimResult.syncs`).
+    record_syncs: bool = False
 
 
 def simulate(trace: Trace, spec: ScalingSpec, config: SimConfig | None = None) -> SimResult:
@@ -85,7 +87,7 @@ class _Simulation:
         self.config = config
         self.profile = config.profile
         self.rng = random.Random(config.seed)
-        self.autoscaler = Autoscaler(spec)
+        self.autoscaler = Autoscaler(spec, record=config.record_syncs)
         if config.cold_start not in ("cached", "uncached"):
             raise ValueError(f"cold_start must be 'cached' or 'uncached', not {config.cold_start}")
         low, high = (
@@ -392,6 +394,7 @@ class _Simulation:
             peak_replicas=peak,
             duration_s=max(0.0, end_s - t0),
             series=self.series(end_s),
+            syncs=self.autoscaler.syncs or [],
         )
 
     def servable_mask(self) -> np.ndarray:

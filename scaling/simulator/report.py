@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scaling.simulator.autoscaler import Sync
+
 
 @dataclass(frozen=True)
 class TimeSeries:
@@ -42,6 +44,9 @@ class SimResult:
     peak_replicas: int
     duration_s: float
     series: TimeSeries = field(repr=False)
+    # HPA syncs with each trigger's proposal (simulation time, the warm-up's included), when
+    # `SimConfig.record_syncs` asked for them.
+    syncs: list[Sync] = field(default_factory=list, repr=False)
 
     def summary(self) -> dict[str, float | int]:
         return {

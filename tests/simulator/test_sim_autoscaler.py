@@ -159,3 +159,25 @@ def test_keda_cooldown_restarts_on_pushed_activity():
 def test_keda_never_scales_to_zero_with_a_minimum():
     keda = Autoscaler(ScalingSpec(min_replicas=1, cooldown_s=0))
     assert keda.keda_poll(1000, 1, _obs(0)) is None
+
+
+def test_a_recorded_sync_names_what_each_trigger_asked_and_what_was_set():
+    """Which trigger holds the capacity is not visible in the replica count: a recording
+    autoscaler keeps every trigger's proposal beside the count the step policy allowed."""
+    spec = ScalingSpec(
+        min_replicas=1,
+        max_replicas=10,
+        target_queue_per_replica=5,
+        target_in_flight_per_replica=50,
+        target_kv_cache_usage_per_replica=0.5,
+        scale_up_pods_per_period=1,
+        scale_up_percent_per_period=0,
+        policy_period_s=300,
+    )
+    hpa = Autoscaler(spec, record=True)
+    obs = _obs(10, in_flight_total=400, kv_usage_total=1.5)
+    assert hpa.hpa_sync(0, 2, obs) == 3  # in-flight asks for 8, the step policy allows +1
+    (sync,) = hpa.syncs
+    assert sync.proposals == {"queue": 2, "in_flight": 8, "kv_cache": 3}
+    assert (sync.current, sync.desired) == (2, 3)
+    assert Autoscaler(spec).syncs is None  # nothing kept unless asked
