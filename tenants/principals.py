@@ -12,9 +12,11 @@ from tenants.models import Membership, PlatformRole
 # order_by(): the model's ordering (tenant slug, username) would join two tables to sort rows
 # that end up in a dict. Compiled once: every API request runs it.
 _MEMBERSHIPS: CompiledQuery[tuple[int, str, str]] = CompiledQuery(
-    lambda user_id: Membership.objects.filter(user_id=user_id)
-    .order_by()
-    .values_list("tenant_id", "role", "tenant__slug"),
+    lambda user_id: (
+        Membership.objects.filter(user_id=user_id)
+        .order_by()
+        .values_list("tenant_id", "role", "tenant__slug")
+    ),
     user_id=int,
 )
 
