@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import F, FilteredRelation, Prefetch, Q, QuerySet
 
 from control_plane.auth.principal import Principal
+from control_plane.compiled_queries import CompiledQuery
 from control_plane.errors import NotFound
 from endpoints.models import Endpoint, ModelVersion, Revision, Rollout
 from tenants.models import Tenant
@@ -175,9 +176,39 @@ def with_revisions_in_service(endpoints: list[Endpoint]) -> list[Endpoint]:
     return endpoints
 
 
+# `endpoint_for`'s two fixed-shape queries, compiled once (control_plane/compiled_queries.py):
+# what `endpoints_of(tenant=...).filter(name=...)` runs with its prefetch, for one endpoint.
+_ENDPOINT_BY_NAME: CompiledQuery[Endpoint] = CompiledQuery(
+    lambda tenant_id, name: Endpoint.objects.filter(tenant_id=tenant_id, name=name).select_related(
+        "scaling_policy"
+    ),
+    tenant_id=int,
+    name=str,
+)
+_ACTIVE_ROLLOUTS_OF: CompiledQuery[Rollout] = CompiledQuery(
+    lambda endpoint_id: (
+        Rollout.objects.filter(endpoint_id=endpoint_id, state__in=Rollout.ACTIVE_STATES)
+        .select_related("to_revision__endpoint")
+        .only(*_ACTIVE_ROLLOUT_FIELDS)
+        .order_by()
+    ),
+    endpoint_id=int,
+)
+_ENDPOINT_TENANT = Endpoint._meta.get_field("tenant")
+_ROLLOUT_ENDPOINT = Rollout._meta.get_field("endpoint")
+
+
 def endpoint_for(*, tenant: Tenant, name: str) -> Endpoint:
+    """The tenant's endpoint with what `endpoints_of` loads, and its revisions in service."""
     # (tenant, name) is unique: no ORDER BY ... LIMIT 1 needed.
-    endpoints = list(endpoints_of(tenant=tenant).filter(name=name))
+    endpoints = _ENDPOINT_BY_NAME(tenant_id=tenant.pk, name=name)
     if not endpoints:
         raise NotFound(f"No endpoint {name!r} in tenant {tenant.slug!r}.")
+    endpoint = endpoints[0]
+    # As `tenant.endpoints` and the rollouts' prefetch would: the caller's tenant, and each
+    # rollout's endpoint is this one.
+    _ENDPOINT_TENANT.set_cached_value(endpoint, tenant)
+    endpoint.active_rollouts = _ACTIVE_ROLLOUTS_OF(endpoint_id=endpoint.pk)
+    for rollout in endpoint.active_rollouts:
+        _ROLLOUT_ENDPOINT.set_cached_value(rollout, endpoint)
     return with_revisions_in_service(endpoints)[0]

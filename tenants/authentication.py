@@ -16,12 +16,20 @@ from rest_framework.request import Request
 
 from control_plane.auth import api_keys, lockout
 from control_plane.auth.principal import Principal
+from control_plane.compiled_queries import CompiledQuery
 from control_plane.request_context import source_address_of
 from tenants.models import ApiKey
 from tenants.principals import principal_for_user
 
 # Recording every use would turn each API read into a write; a minute's precision is enough.
 LAST_USED_PRECISION = timedelta(minutes=1)
+
+# The user's platform role comes along: building the principal then needs one query less on
+# every request. Compiled once: every API request runs it (control_plane/compiled_queries.py).
+_KEY_BY_PREFIX: CompiledQuery[ApiKey] = CompiledQuery(
+    lambda prefix: ApiKey.objects.select_related("user__platform_role").filter(prefix=prefix),
+    prefix=str,
+)
 
 
 def _principal(request: Request, user: User, key: ApiKey | None = None) -> Principal:
@@ -51,9 +59,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if prefix is None:
             self._failed(request, source, identity)
             raise exceptions.AuthenticationFailed("Malformed API key.")
-        # The user's platform role comes along: building the principal then needs one query
-        # less on every request.
-        key = ApiKey.objects.select_related("user__platform_role").filter(prefix=prefix).first()
+        # The prefix is unique: one row at most.
+        key = next(iter(_KEY_BY_PREFIX(prefix=prefix)), None)
         now = timezone.now()
         if key is None or not api_keys.matches(plaintext.strip(), key.secret_hash):
             self._failed(request, source, identity)

@@ -6,7 +6,19 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 
 from control_plane.auth.principal import Principal
+from control_plane.compiled_queries import CompiledQuery
 from tenants.models import Membership, PlatformRole
+
+# order_by(): the model's ordering (tenant slug, username) would join two tables to sort rows
+# that end up in a dict. Compiled once: every API request runs it.
+_MEMBERSHIPS: CompiledQuery[tuple[int, str, str]] = CompiledQuery(
+    lambda user_id: (
+        Membership.objects.filter(user_id=user_id)
+        .order_by()
+        .values_list("tenant_id", "role", "tenant__slug")
+    ),
+    user_id=int,
+)
 
 
 def principal_for_user(
@@ -25,13 +37,7 @@ def principal_for_user(
         platform_role = "admin"
     else:
         platform_role = _platform_role(user)
-    # order_by(): the model's ordering (tenant slug, username) would join two tables to sort
-    # rows that end up in a dict.
-    memberships = list(
-        Membership.objects.filter(user=user)
-        .order_by()
-        .values_list("tenant_id", "role", "tenant__slug")
-    )
+    memberships = _MEMBERSHIPS(user_id=user.pk)
     tenant_roles = {tenant_id: role for tenant_id, role, _ in memberships}
     administered = frozenset(slug for _, role, slug in memberships if role == "admin")
     return Principal(

@@ -196,3 +196,13 @@ def test_the_endpoint_list_reads_every_revision_slot_in_one_query(
         rows = client.get("/api/v1/tenants/acme/endpoints/").json()["results"]
     assert {bool(row["canary_revision"]) for row in rows} == {True, False}
     assert {bool(row["retiring_revision"]) for row in rows} == {True, False}
+
+
+def test_an_endpoint_read_shows_what_its_row_in_the_list_shows(world, client_for):
+    # endpoint_for runs its own compiled queries; endpoints_of the list's querysets.
+    _endpoints(world, 3)  # a canary with an active rollout, a retiring revision, neither
+    client = client_for("platform_admin")
+    rows = client.get("/api/v1/tenants/acme/endpoints/", {"page_size": 500}).json()["results"]
+    assert any(row["active_rollout"] for row in rows)
+    for row in rows:
+        assert client.get(f"/api/v1/tenants/acme/endpoints/{row['name']}/").json() == row

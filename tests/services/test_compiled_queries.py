@@ -1,0 +1,112 @@
+"""CompiledQuery answers what its queryset answers, compiles once, and refuses shapes it cannot
+re-run faithfully."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django.db.models.sql.compiler import SQLCompiler
+from django.test.utils import CaptureQueriesContext
+
+from control_plane.compiled_queries import CompiledQuery
+from tenants.models import Membership, PlatformRole, Tenant
+from tests.factories import MembershipFactory, TenantFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+TENANT_BY_SLUG = CompiledQuery(
+    lambda slug: Tenant.objects.select_related("quota").filter(slug=slug), slug=str
+)
+
+
+def test_rows_equal_the_querysets_with_their_select_related_objects_loaded():
+    tenant = TenantFactory(slug="alpha")
+    TenantFactory(slug="beta")
+
+    [found] = TENANT_BY_SLUG(slug="alpha")
+    with CaptureQueriesContext(connection) as queries:
+        quota = found.quota
+
+    assert found == tenant
+    expected = Tenant.objects.select_related("quota").get(slug="alpha")
+    assert {f.attname: getattr(found, f.attname) for f in Tenant._meta.concrete_fields} == {
+        f.attname: getattr(expected, f.attname) for f in Tenant._meta.concrete_fields
+    }
+    assert quota.pk == expected.quota.pk
+    assert quota.mig_slices == expected.quota.mig_slices
+    assert len(queries) == 0
+    assert found._state.db == "default"
+    assert not found._state.adding
+    assert TENANT_BY_SLUG(slug="gamma") == []
+
+
+def test_a_missing_nullable_relation_is_loaded_as_none():
+    user = UserFactory()
+    key_user = CompiledQuery(
+        lambda pk: type(user).objects.select_related("platform_role").filter(pk=pk), pk=int
+    )
+
+    [found] = key_user(pk=user.pk)
+
+    with CaptureQueriesContext(connection) as queries, pytest.raises(PlatformRole.DoesNotExist):
+        found.platform_role  # noqa: B018 - the access is the test
+    assert len(queries) == 0
+
+
+def test_values_list_rows_are_the_querysets_tuples():
+    user = UserFactory()
+    for slug in ("one", "two"):
+        MembershipFactory(user=user, tenant=TenantFactory(slug=slug), role="admin")
+    shape = CompiledQuery(
+        lambda user_id: (
+            Membership.objects.filter(user_id=user_id)
+            .order_by("tenant__slug")
+            .values_list("tenant__slug", "role", "tenant_id")
+        ),
+        user_id=int,
+    )
+
+    expected = list(
+        Membership.objects.filter(user=user)
+        .order_by("tenant__slug")
+        .values_list("tenant__slug", "role", "tenant_id")
+    )
+    assert shape(user_id=user.pk) == expected
+    assert [slug for slug, _, _ in expected] == ["one", "two"]
+
+
+def test_the_sql_is_compiled_once_and_rerun_with_each_calls_values():
+    shape = CompiledQuery(lambda slug: Tenant.objects.filter(slug=slug), slug=str)
+    TenantFactory(slug="first")
+    TenantFactory(slug="second")
+    shape(slug="first")  # compiles
+
+    with mock.patch.object(SQLCompiler, "as_sql", autospec=True) as as_sql:
+        assert [t.slug for t in shape(slug="second")] == ["second"]
+        assert [t.slug for t in shape(slug="first")] == ["first"]
+    as_sql.assert_not_called()
+
+
+def test_an_argument_of_the_wrong_type_is_refused_not_sent():
+    with pytest.raises(TypeError):
+        TENANT_BY_SLUG(slug=3)
+    with pytest.raises(TypeError):
+        TENANT_BY_SLUG(name="alpha")
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param(lambda slug: Tenant.objects.filter(slug=slug).prefetch_related("endpoints")),
+        pytest.param(lambda slug: Tenant.objects.filter(slug=slug).values("slug")),
+        pytest.param(lambda slug: Tenant.objects.filter(slug=slug).values_list("pk", flat=True)),
+        # The argument never reaches the SQL: nothing to substitute.
+        pytest.param(lambda slug: Tenant.objects.all()),
+    ],
+    ids=["prefetch", "values-dicts", "flat", "argument-not-in-the-sql"],
+)
+def test_shapes_that_cannot_be_rerun_faithfully_are_refused(build):
+    with pytest.raises(ValueError):
+        CompiledQuery(build, slug=str)(slug="x")
