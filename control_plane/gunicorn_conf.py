@@ -17,13 +17,15 @@ from prometheus_client import multiprocess
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "control_plane.settings")
 
 wsgi_app = "control_plane.wsgi:application"
-# gthread (threads > 1), by default 2 workers x 4 threads, sized for the 2-core pods and
-# machines we run on: one process per core (a process runs Python on one core at a time), and
-# threads to overlap each other's waits on PostgreSQL and on row locks. Measured with
+# gthread (threads > 1), by default 2 workers x 2 threads, sized for the 2-core pods and
+# machines we run on: one process per core (a process runs Python on one core at a time), and a
+# second thread to overlap the first one's waits on PostgreSQL and on row locks. Measured with
 # tests/bench/bench_api.py at 50 clients (docs/benchmarks/api.md): 4 sync workers (threads=1)
 # served fewer requests in every workload, and they close the connection after every answer
 # (the sync worker has no keep-alive); 3 or 4 workers x 4 threads did no better than 2 on 2
-# cores, with more memory and more database connections (workers x threads per pod).
+# cores, with more memory and more database connections (workers x threads per pod); 2 x 2
+# served 8-18 % more reads than 2 x 4 with a lower p99 (four more threads only contend for the
+# GIL once the CPU is busy), and the same writes.
 workers = settings.GUNICORN_WORKERS
 threads = settings.GUNICORN_THREADS
 timeout = settings.GUNICORN_TIMEOUT_SECONDS

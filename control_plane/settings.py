@@ -332,7 +332,7 @@ LOGGING = {
 # Serving (docs/deploy.md): gunicorn runs the web in `make run` and in the image; WhiteNoise
 # serves the static files from the web process; the probe paths answer before host checks.
 GUNICORN_WORKERS = env_int("GUNICORN_WORKERS", 2, minimum=1)
-GUNICORN_THREADS = env_int("GUNICORN_THREADS", 4, minimum=1)
+GUNICORN_THREADS = env_int("GUNICORN_THREADS", 2, minimum=1)
 GUNICORN_TIMEOUT_SECONDS = env_int("GUNICORN_TIMEOUT_SECONDS", 60, minimum=1)
 READINESS_TIMEOUT_SECONDS = env_int("READINESS_TIMEOUT_SECONDS", 2, minimum=1)
 # A Celery worker serves its metrics on this port when set (0: not served); the web serves them
