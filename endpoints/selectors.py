@@ -109,6 +109,20 @@ _REVISION_SLOTS = tuple(
 )
 
 
+def _active_rollouts_shown() -> QuerySet[Rollout]:
+    """Rollouts in progress, with only what the API and the console show of them: the other
+    columns (conditions, analysis settings, the reconcile bookkeeping) would only cost compiling
+    and decoding on every read."""
+    return (
+        Rollout.objects.filter(state__in=Rollout.ACTIVE_STATES)
+        .select_related("to_revision__endpoint")
+        .only(*_ACTIVE_ROLLOUT_FIELDS)
+        # At most one active rollout per endpoint (a constraint): the model's ordering would
+        # only join the endpoint and its tenant to sort.
+        .order_by()
+    )
+
+
 def endpoints_of(*, tenant: Tenant) -> QuerySet[Endpoint]:
     """The tenant's endpoints, ordered by name, with their scaling policy and active rollouts;
     pass the rows through `with_revisions_in_service` before showing them.
@@ -117,17 +131,7 @@ def endpoints_of(*, tenant: Tenant) -> QuerySet[Endpoint]:
     related objects): no join, and the caller's tenant with its quota is the one the rows hold.
     """
     active_rollouts = Prefetch(
-        "rollouts",
-        # Only what the API and the console show of a rollout in progress: the rollout's other
-        # columns (conditions, analysis settings, the reconcile bookkeeping) would only cost
-        # compiling and decoding on every read.
-        queryset=Rollout.objects.filter(state__in=Rollout.ACTIVE_STATES)
-        .select_related("to_revision__endpoint")
-        .only(*_ACTIVE_ROLLOUT_FIELDS)
-        # At most one active rollout per endpoint (a constraint): the model's ordering would
-        # only join the endpoint and its tenant to sort.
-        .order_by(),
-        to_attr="active_rollouts",
+        "rollouts", queryset=_active_rollouts_shown(), to_attr="active_rollouts"
     )
     return (
         tenant.endpoints.order_by("name")
@@ -186,12 +190,7 @@ _ENDPOINT_BY_NAME: CompiledQuery[Endpoint] = CompiledQuery(
     name=str,
 )
 _ACTIVE_ROLLOUTS_OF: CompiledQuery[Rollout] = CompiledQuery(
-    lambda endpoint_id: (
-        Rollout.objects.filter(endpoint_id=endpoint_id, state__in=Rollout.ACTIVE_STATES)
-        .select_related("to_revision__endpoint")
-        .only(*_ACTIVE_ROLLOUT_FIELDS)
-        .order_by()
-    ),
+    lambda endpoint_id: _active_rollouts_shown().filter(endpoint_id=endpoint_id),
     endpoint_id=int,
 )
 _ENDPOINT_TENANT = Endpoint._meta.get_field("tenant")

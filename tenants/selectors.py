@@ -29,7 +29,7 @@ _TENANT_BY_SLUG: CompiledQuery[Tenant] = CompiledQuery(
 def tenant_for(*, actor: Principal, slug: str) -> Tenant:
     """The tenant if the caller may see it; another tenant answers 404, never 403."""
     found = _TENANT_BY_SLUG(slug=slug)  # the slug is unique: one row at most
-    if not found or not (actor.reads_all_tenants or found[0].pk in actor.tenant_roles):
+    if not found or not actor.can_see_tenant(found[0]):
         raise NotFound(f"No tenant {slug!r}.")
     return found[0]
 

@@ -10,16 +10,11 @@ one and not the other fails there.
 
 from __future__ import annotations
 
-from rest_framework import serializers
-
+from control_plane.api.representations import datetime_representation
 from endpoints.models import Endpoint, Revision
 from endpoints.selectors import active_rollout_of
 from scaling.models import ScalingPolicy
 from scaling.policy import FIELD_RULES
-
-# DRF's own formatting of datetimes (ISO 8601 in the current time zone, "Z" for UTC), so the
-# two representations cannot format a timestamp differently.
-_datetime = serializers.DateTimeField().to_representation
 
 
 def _optional(convert, value):
@@ -35,7 +30,7 @@ def revision_representation(revision: Revision | None) -> dict | None:
         "number": revision.number,
         "model_version": f"{version.name}:{version.version} (id {version.pk})",
         "engine_args": revision.engine_args,
-        "created_at": _datetime(revision.created_at),
+        "created_at": datetime_representation(revision.created_at),
     }
 
 
@@ -98,5 +93,5 @@ def endpoint_representation(endpoint: Endpoint) -> dict:
         "generation": endpoint.generation,
         "observed_generation": endpoint.observed_generation,
         "conditions": [_condition(condition) for condition in endpoint.conditions],
-        "created_at": _datetime(endpoint.created_at),
+        "created_at": datetime_representation(endpoint.created_at),
     }
