@@ -260,6 +260,13 @@ class Recorder:
         return status
 
 
+def _percentiles_ms(samples: list[float]) -> list[float]:
+    """The 1st to 99th percentiles of latencies in seconds, in milliseconds."""
+    ordered = sorted(samples)
+    quantiles = statistics.quantiles(ordered, n=100) if len(ordered) > 1 else ordered * 99
+    return [round(q * 1000, 1) for q in quantiles]
+
+
 def _writer(client: Client, tenant: str, prefix: str, model: int):
     counter = iter(range(10**9))
 
@@ -341,14 +348,13 @@ def _run(
     busy, total = (busy_ended[0] - busy_began[0]), (busy_ended[1] - busy_began[1])
     routes = {}
     for route, samples in sorted(recorder.samples.items()):
-        ordered = sorted(samples)
-        quantiles = statistics.quantiles(ordered, n=100) if len(ordered) > 1 else ordered * 99
+        quantiles = _percentiles_ms(samples)
         routes[route] = {
-            "requests": len(ordered),
-            "per_second": round(len(ordered) / elapsed, 1),
-            "p50_ms": round(quantiles[49] * 1000, 1),
-            "p95_ms": round(quantiles[94] * 1000, 1),
-            "p99_ms": round(quantiles[98] * 1000, 1),
+            "requests": len(samples),
+            "per_second": round(len(samples) / elapsed, 1),
+            "p50_ms": quantiles[49],
+            "p95_ms": quantiles[94],
+            "p99_ms": quantiles[98],
             "statuses": dict(sorted(recorder.statuses[route].items())),
         }
     requests = sum(len(samples) for samples in recorder.samples.values())
@@ -358,7 +364,6 @@ def _run(
         for status, count in statuses.items()
         if status >= 500
     )
-    ramp = sorted(recorder.ramp_samples)
     ramp_errors = sum(count for status, count in recorder.ramp_statuses.items() if status >= 500)
     cores = os.cpu_count() or 1
     return {
@@ -369,10 +374,8 @@ def _run(
         "server_errors": errors + ramp_errors,
         "ramp": {
             "seconds": warmup,
-            "requests": len(ramp),
-            "p99_ms": round(ramp[min(len(ramp) - 1, int(len(ramp) * 0.99))] * 1000, 1)
-            if ramp
-            else None,
+            "requests": len(recorder.ramp_samples),
+            "p99_ms": _percentiles_ms(recorder.ramp_samples)[98] if recorder.ramp_samples else None,
             "server_errors": ramp_errors,
         },
         # Of all the machine's cores: what the clients took, and what everything took (the
