@@ -9,13 +9,16 @@ come back as the queryset would give them: model instances with their `select_re
 or the tuples of `values_list`. See docs/decisions/0015-compiled-queries.md.
 
 Only plain shapes are accepted (checked when compiling): no prefetch, no known related objects
-(`tenant.endpoints`), no `values()` dicts, no `flat`; each argument must be a scalar compared
-once or more, never a list (`pk__in=[...]` changes the SQL with the list's length).
+(`tenant.endpoints`), no `values()` dicts, no `flat`, no slice (`sliced()` takes one), no
+`select_for_update`. An argument is a string, an integer or a list of integers for `__in`: the
+SQL of `pk__in=[...]` changes with the list's length, so a list is padded (with its last value
+again, which `IN` does not mind) to the next power of two and each length compiled once, at most
+a dozen shapes; an empty list, or one longer than `MAX_LIST_LENGTH`, goes through the ORM.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -30,13 +33,22 @@ T = TypeVar("T")
 # lookup into an empty result without SQL), and must not equal a constant of the query.
 _STRING_MARK = "\x00compiled-query-argument-{}\x00"
 _INTEGER_BASE = -2_147_483_000
+# A list argument's elements: distinct, so each lands in its own parameter, and within a 32-bit
+# integer field's range.
+_LIST_BASE = -2_000_000_000
+_LIST_STRIDE = 10_000
+# Longer lists run through the ORM: 2048 parameters are within SQLite's limit (32766) as well as
+# PostgreSQL's (65535), and a page of the API holds at most 500 rows (settings.API_MAX_PAGE_SIZE).
+MAX_LIST_LENGTH = 2048
+INTEGER_LIST = list[int]
 
 
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
     params: tuple[Any, ...]
-    slots: tuple[tuple[int, str], ...]  # (position in params, argument name)
+    # (position in params, argument name, index in a list argument or None for a scalar)
+    slots: tuple[tuple[int, str, int | None], ...]
     converters: tuple[tuple[int, tuple[Callable, ...], Any], ...]
     model_rows: bool
     model: Any
@@ -46,37 +58,66 @@ class _Compiled:
 
 
 class CompiledQuery(Generic[T]):
-    """`build(**arguments)` makes the queryset; `query(**values)` runs it and returns its rows.
+    """`build(**arguments)` makes the queryset; `query(**values)` runs it and returns its rows,
+    `query.sliced(start, stop, **values)` the rows a slice of the queryset would give.
 
-    `arguments` names each argument with its type (`str` or `int`), used to make placeholders.
+    `arguments` names each argument with its type (`str`, `int` or `INTEGER_LIST`), used to make
+    placeholders.
     """
 
-    def __init__(self, build: Callable[..., QuerySet], **arguments: type) -> None:
+    def __init__(self, build: Callable[..., QuerySet], **arguments: Any) -> None:
         for name, kind in arguments.items():
-            if kind not in (str, int):
-                raise TypeError(f"argument {name!r}: only str and int arguments, not {kind}")
+            if kind not in (str, int, INTEGER_LIST):
+                raise TypeError(f"argument {name!r}: only str, int and list[int], not {kind}")
         self._build = build
         self._arguments = arguments
-        self._by_alias: dict[str, _Compiled] = {}
+        self._compiled: dict[tuple[str, tuple[int, ...]], _Compiled] = {}
         self._model: Any = None
 
     def __call__(self, **values: Any) -> list[T]:
-        if values.keys() != self._arguments.keys():
-            raise TypeError(f"expected arguments {sorted(self._arguments)}, got {sorted(values)}")
+        return self._run(values, limit=None)
+
+    def sliced(self, start: int, stop: int, **values: Any) -> list[T]:
+        """`build(**values)[start:stop]`, with the bounds as parameters of the compiled SQL."""
+        if not 0 <= start <= stop:
+            raise ValueError(f"a slice from {start} to {stop}: bounds from 0, start <= stop")
+        return self._run(values, limit=(start, stop))
+
+    def queryset(self, **values: Any) -> QuerySet:
+        """The queryset the compiled SQL stands for: for what it does not offer (a count)."""
+        return self._build(**self._checked(values))
+
+    def _run(self, values: dict[str, Any], *, limit: tuple[int, int] | None) -> list[T]:
+        values = self._checked(values)
+        lengths = tuple(
+            _padded_length(len(values[name]))
+            for name, kind in self._arguments.items()
+            if kind is INTEGER_LIST
+        )
+        if any(length is None for length in lengths):
+            # Empty (Django answers it without SQL, or drops the OR branch) or very long.
+            queryset = self._build(**values)
+            return list(queryset if limit is None else queryset[limit[0] : limit[1]])
         alias = self._alias()
-        compiled = self._by_alias.get(alias)
+        compiled = self._compiled.get((alias, lengths))
         if compiled is None:
             # A race between threads compiles twice and keeps either: both are the same.
-            compiled = self._by_alias[alias] = self._compile(alias)
+            compiled = self._compiled[(alias, lengths)] = self._compile(alias, lengths)
         params = list(compiled.params)
-        for position, name in compiled.slots:
+        for position, name, index in compiled.slots:
             value = values[name]
-            if type(value) is not self._arguments[name]:
-                raise TypeError(f"argument {name!r} must be {self._arguments[name].__name__}")
+            if index is not None:
+                value = value[min(index, len(value) - 1)]  # padded with the last value
             params[position] = value
+        sql = compiled.sql
+        if limit is not None:
+            # PostgreSQL and SQLite, the project's databases, both take LIMIT ... OFFSET ...
+            # after the ORDER BY, where Django puts its literal bounds.
+            sql = f"{sql} LIMIT %s OFFSET %s"
+            params += [limit[1] - limit[0], limit[0]]
         connection = connections[alias]
         with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, params)
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
         if compiled.converters:
             rows = [self._convert(row, compiled, connection) for row in rows]
@@ -84,20 +125,44 @@ class CompiledQuery(Generic[T]):
             return [tuple(row) for row in rows]
         return [self._instance(row, compiled, alias) for row in rows]
 
+    def _checked(self, values: dict[str, Any]) -> dict[str, Any]:
+        if values.keys() != self._arguments.keys():
+            raise TypeError(f"expected arguments {sorted(self._arguments)}, got {sorted(values)}")
+        checked = dict(values)
+        for name, kind in self._arguments.items():
+            value = values[name]
+            if kind is INTEGER_LIST:
+                if not isinstance(value, Collection) or isinstance(value, str | bytes):
+                    raise TypeError(f"argument {name!r} must be a collection of int")
+                value = checked[name] = list(value)
+                if any(type(item) is not int for item in value):
+                    raise TypeError(f"argument {name!r} must hold int only")
+            elif type(value) is not kind:
+                raise TypeError(f"argument {name!r} must be {kind.__name__}")
+        return checked
+
     def _alias(self) -> str:
         # The database a read of the model goes to, as QuerySet.db says without `using()`.
         if self._model is None:
-            self._model = self._build(**self._placeholders()).model
+            lengths = tuple(1 for kind in self._arguments.values() if kind is INTEGER_LIST)
+            self._model = self._build(**self._placeholders(lengths)).model
         return router.db_for_read(self._model)
 
-    def _placeholders(self) -> dict[str, Any]:
-        return {
-            name: _STRING_MARK.format(index) if kind is str else _INTEGER_BASE - index
-            for index, (name, kind) in enumerate(self._arguments.items())
-        }
+    def _placeholders(self, lengths: tuple[int, ...]) -> dict[str, Any]:
+        placeholders: dict[str, Any] = {}
+        list_lengths = iter(lengths)
+        for index, (name, kind) in enumerate(self._arguments.items()):
+            if kind is str:
+                placeholders[name] = _STRING_MARK.format(index)
+            elif kind is int:
+                placeholders[name] = _INTEGER_BASE - index
+            else:
+                first = _LIST_BASE - index * _LIST_STRIDE
+                placeholders[name] = [first - k for k in range(next(list_lengths))]
+        return placeholders
 
-    def _compile(self, alias: str) -> _Compiled:
-        placeholders = self._placeholders()
+    def _compile(self, alias: str, lengths: tuple[int, ...]) -> _Compiled:
+        placeholders = self._placeholders(lengths)
         queryset = self._build(**placeholders)
         if queryset._db is not None:
             raise ValueError("a compiled query reads from the model's database: no using()")
@@ -105,17 +170,28 @@ class CompiledQuery(Generic[T]):
             raise ValueError("a compiled query cannot prefetch or hold known related objects")
         if queryset._iterable_class not in (ModelIterable, ValuesListIterable):
             raise ValueError("a compiled query gives model instances or values_list tuples")
-        compiler = queryset.query.get_compiler(using=alias)
+        query = queryset.query
+        if query.is_sliced or query.select_for_update or query.combinator:
+            # `sliced()` appends the bounds after the whole statement.
+            raise ValueError("a compiled query is not sliced, locked or combined: use sliced()")
+        compiler = query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
-        slots = tuple(
-            (position, name)
-            for position, value in enumerate(params)
+        marks = {
+            (type(mark), mark): (name, index)
             for name, placeholder in placeholders.items()
-            if type(value) is type(placeholder) and value == placeholder
+            for index, mark in (
+                enumerate(placeholder) if isinstance(placeholder, list) else [(None, placeholder)]
+            )
+        }
+        slots = tuple(
+            (position, *marks[(type(value), value)])
+            for position, value in enumerate(params)
+            if (type(value), value) in marks
         )
-        missing = set(placeholders) - {name for _, name in slots}
+        missing = set(marks.values()) - {(name, index) for _, name, index in slots}
         if missing:
-            raise ValueError(f"arguments not found in the query's parameters: {sorted(missing)}")
+            names = sorted({name for name, _ in missing})
+            raise ValueError(f"arguments not found in the query's parameters: {names}")
         select = compiler.select
         converters = tuple(
             (position, tuple(functions), expression)
@@ -164,3 +240,10 @@ class CompiledQuery(Generic[T]):
         for populator in compiled.related_populators:
             populator.populate(row, instance)
         return instance
+
+
+def _padded_length(length: int) -> int | None:
+    """The compiled length a list of `length` values runs with; None when it runs uncompiled."""
+    if length == 0 or length > MAX_LIST_LENGTH:
+        return None
+    return 1 << (length - 1).bit_length()

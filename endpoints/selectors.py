@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import F, FilteredRelation, Prefetch, Q, QuerySet
+from collections.abc import Iterator
+
+from django.db.models import F, FilteredRelation, Q, QuerySet
 
 from control_plane.auth.principal import Principal
-from control_plane.compiled_queries import CompiledQuery
+from control_plane.compiled_queries import INTEGER_LIST, CompiledQuery
 from control_plane.errors import NotFound
 from endpoints.models import Endpoint, ModelVersion, Revision, Rollout
 from tenants.models import Tenant
@@ -123,26 +125,9 @@ def _active_rollouts_shown() -> QuerySet[Rollout]:
     )
 
 
-def endpoints_of(*, tenant: Tenant) -> QuerySet[Endpoint]:
-    """The tenant's endpoints, ordered by name, with their scaling policy and active rollouts;
-    pass the rows through `with_revisions_in_service` before showing them.
-
-    Read through `tenant.endpoints`, so each row's tenant is the instance given (Django's known
-    related objects): no join, and the caller's tenant with its quota is the one the rows hold.
-    """
-    active_rollouts = Prefetch(
-        "rollouts", queryset=_active_rollouts_shown(), to_attr="active_rollouts"
-    )
-    return (
-        tenant.endpoints.order_by("name")
-        .select_related("scaling_policy")
-        .prefetch_related(active_rollouts)
-    )
-
-
 def active_rollout_of(endpoint: Endpoint) -> Rollout | None:
-    """The endpoint's rollout in progress, if any: from `endpoints_of`'s prefetch (one query per
-    page, not per endpoint), or read now for an endpoint loaded another way."""
+    """The endpoint's rollout in progress, if any: as `endpoints_of` and `endpoint_for` loaded it
+    (one query per page, not per endpoint), or read now for an endpoint loaded another way."""
     active = getattr(endpoint, "active_rollouts", None)
     if active is None:
         active = list(
@@ -153,36 +138,18 @@ def active_rollout_of(endpoint: Endpoint) -> Rollout | None:
     return active[0] if active else None
 
 
-def with_revisions_in_service(endpoints: list[Endpoint]) -> list[Endpoint]:
-    """Load the stable, canary and retiring revision of every endpoint given, with their model
-    versions, in one query (none when no endpoint has one), and return the endpoints.
-
-    A `Prefetch` per slot costs three queries, and Django compiles the full SELECT of a slot's
-    prefetch even when no endpoint fills it (most endpoints have no canary). Joining the
-    revisions into the endpoints' query instead costs PostgreSQL more to plan (eight tables)
-    than these queries cost to run. A revision's endpoint is the endpoint whose slot holds it,
-    so it is set here rather than joined again (`kubernetes_name` reads its name).
-    """
-    ids = {getattr(e, slot.attname) for e in endpoints for slot in _REVISION_SLOTS} - {None}
-    revisions: dict[int, Revision] = {}
-    if ids:
-        # order_by(): the model's ordering joins the endpoint and its tenant to sort.
-        found = Revision.objects.filter(pk__in=ids).select_related("model_version").order_by()
-        revisions = {revision.pk: revision for revision in found}
-    owners = {endpoint.pk: endpoint for endpoint in endpoints}
-    owner_field = Revision._meta.get_field("endpoint")
-    for revision in revisions.values():
-        if owner := owners.get(revision.endpoint_id):
-            owner_field.set_cached_value(revision, owner)
-    for endpoint in endpoints:
-        for slot in _REVISION_SLOTS:
-            slot.set_cached_value(endpoint, revisions.get(getattr(endpoint, slot.attname)))
-    return endpoints
-
-
-# `endpoint_for`'s two fixed-shape queries, compiled once (control_plane/compiled_queries.py):
-# what `endpoints_of(tenant=...).filter(name=...)` runs with its prefetch, for one endpoint.
-_ENDPOINT_BY_NAME: CompiledQuery[Endpoint] = CompiledQuery(
+# The fixed-shape queries of the endpoint list and `endpoint_for`, compiled once
+# (control_plane/compiled_queries.py): Django compiling them again on every read was a third of
+# the list's CPU (docs/benchmarks/api.md).
+_ENDPOINTS_BY_NAME: CompiledQuery[Endpoint] = CompiledQuery(
+    lambda tenant_id: (
+        Endpoint.objects.filter(tenant_id=tenant_id)
+        .order_by("name")
+        .select_related("scaling_policy")
+    ),
+    tenant_id=int,
+)
+_ENDPOINT_NAMED: CompiledQuery[Endpoint] = CompiledQuery(
     lambda tenant_id, name: Endpoint.objects.filter(tenant_id=tenant_id, name=name).select_related(
         "scaling_policy"
     ),
@@ -190,24 +157,95 @@ _ENDPOINT_BY_NAME: CompiledQuery[Endpoint] = CompiledQuery(
     name=str,
 )
 _ACTIVE_ROLLOUTS_OF: CompiledQuery[Rollout] = CompiledQuery(
-    lambda endpoint_id: _active_rollouts_shown().filter(endpoint_id=endpoint_id),
-    endpoint_id=int,
+    lambda endpoint_ids: _active_rollouts_shown().filter(endpoint_id__in=endpoint_ids),
+    endpoint_ids=INTEGER_LIST,
+)
+_REVISIONS_WITH_VERSIONS: CompiledQuery[Revision] = CompiledQuery(
+    # order_by(): the model's ordering joins the endpoint and its tenant to sort.
+    lambda ids: Revision.objects.filter(pk__in=ids).select_related("model_version").order_by(),
+    ids=INTEGER_LIST,
 )
 _ENDPOINT_TENANT = Endpoint._meta.get_field("tenant")
 _ROLLOUT_ENDPOINT = Rollout._meta.get_field("endpoint")
+_REVISION_ENDPOINT = Revision._meta.get_field("endpoint")
+
+
+class TenantEndpoints:
+    """A tenant's endpoints ordered by name, each loaded with what the API and the console show:
+    its scaling policy, its active rollout and its revisions in service with their model
+    versions, in three more queries per slice whatever its length (none for an empty one).
+
+    Sliced like a queryset (`[start:stop]`, and `count()`), so Django's paginator takes it; the
+    bounds are parameters of the compiled SQL.
+    """
+
+    def __init__(self, tenant: Tenant) -> None:
+        self._tenant = tenant
+
+    def count(self) -> int:
+        return _ENDPOINTS_BY_NAME.queryset(tenant_id=self._tenant.pk).count()
+
+    def __getitem__(self, bounds: slice) -> list[Endpoint]:
+        if not isinstance(bounds, slice) or bounds.step is not None:
+            raise TypeError("a tenant's endpoints are read by slices without a step")
+        start = bounds.start or 0
+        if bounds.stop is None:
+            return _loaded(self._tenant, _ENDPOINTS_BY_NAME(tenant_id=self._tenant.pk)[start:])
+        rows = _ENDPOINTS_BY_NAME.sliced(start, bounds.stop, tenant_id=self._tenant.pk)
+        return _loaded(self._tenant, rows)
+
+    def __iter__(self) -> Iterator[Endpoint]:
+        return iter(self[0:None])
+
+
+def endpoints_of(*, tenant: Tenant) -> TenantEndpoints:
+    return TenantEndpoints(tenant)
 
 
 def endpoint_for(*, tenant: Tenant, name: str) -> Endpoint:
-    """The tenant's endpoint with what `endpoints_of` loads, and its revisions in service."""
+    """The tenant's endpoint, loaded as a row of `endpoints_of`."""
     # (tenant, name) is unique: no ORDER BY ... LIMIT 1 needed.
-    endpoints = _ENDPOINT_BY_NAME(tenant_id=tenant.pk, name=name)
+    endpoints = _ENDPOINT_NAMED(tenant_id=tenant.pk, name=name)
     if not endpoints:
         raise NotFound(f"No endpoint {name!r} in tenant {tenant.slug!r}.")
-    endpoint = endpoints[0]
-    # As `tenant.endpoints` and the rollouts' prefetch would: the caller's tenant, and each
-    # rollout's endpoint is this one.
-    _ENDPOINT_TENANT.set_cached_value(endpoint, tenant)
-    endpoint.active_rollouts = _ACTIVE_ROLLOUTS_OF(endpoint_id=endpoint.pk)
-    for rollout in endpoint.active_rollouts:
-        _ROLLOUT_ENDPOINT.set_cached_value(rollout, endpoint)
-    return with_revisions_in_service(endpoints)[0]
+    return _loaded(tenant, endpoints)[0]
+
+
+def _loaded(tenant: Tenant, endpoints: list[Endpoint]) -> list[Endpoint]:
+    """Set each endpoint's tenant to the caller's instance (as `tenant.endpoints` would), and
+    load its active rollouts and its revisions in service."""
+    if not endpoints:
+        return endpoints
+    by_pk = {endpoint.pk: endpoint for endpoint in endpoints}
+    for endpoint in endpoints:
+        _ENDPOINT_TENANT.set_cached_value(endpoint, tenant)
+        endpoint.active_rollouts = []
+    for rollout in _ACTIVE_ROLLOUTS_OF(endpoint_ids=list(by_pk)):
+        owner = by_pk[rollout.endpoint_id]
+        _ROLLOUT_ENDPOINT.set_cached_value(rollout, owner)
+        owner.active_rollouts.append(rollout)
+    _load_revisions_in_service(by_pk)
+    return endpoints
+
+
+def _load_revisions_in_service(endpoints: dict[int, Endpoint]) -> None:
+    """The stable, canary and retiring revision of every endpoint, with their model versions, in
+    one query (none when no endpoint has one).
+
+    A `Prefetch` per slot costs three queries, and Django compiles the full SELECT of a slot's
+    prefetch even when no endpoint fills it (most endpoints have no canary). Joining the
+    revisions into the endpoints' query instead costs PostgreSQL more to plan (eight tables)
+    than these queries cost to run. A revision's endpoint is the endpoint whose slot holds it,
+    so it is set here rather than joined again (`kubernetes_name` reads its name).
+    """
+    ids = {getattr(e, slot.attname) for e in endpoints.values() for slot in _REVISION_SLOTS}
+    ids.discard(None)
+    revisions: dict[int, Revision] = {}
+    if ids:
+        revisions = {r.pk: r for r in _REVISIONS_WITH_VERSIONS(ids=sorted(ids))}
+    for revision in revisions.values():
+        if owner := endpoints.get(revision.endpoint_id):
+            _REVISION_ENDPOINT.set_cached_value(revision, owner)
+    for endpoint in endpoints.values():
+        for slot in _REVISION_SLOTS:
+            slot.set_cached_value(endpoint, revisions.get(getattr(endpoint, slot.attname)))

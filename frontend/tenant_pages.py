@@ -14,7 +14,6 @@ from endpoints.models import ModelVersion
 from endpoints.selectors import (
     endpoints_of,
     model_versions_visible_to,
-    with_revisions_in_service,
 )
 from frontend.console import actor_of, attempt, visible_tenant
 from frontend.forms import EndpointCreateForm, MemberAddForm, QuotaForm, TenantCreateForm
@@ -65,7 +64,7 @@ def _render(request, tenant, actor, *, status=200, **forms) -> HttpResponse:
         "tenant": tenant,
         "quota": _bars(quota_limit(tenant.quota), committed_resources(tenant=tenant)),
         "members": memberships_of(tenant=tenant).order_by("user__username"),
-        "endpoints": with_revisions_in_service(list(endpoints_of(tenant=tenant))),
+        "endpoints": list(endpoints_of(tenant=tenant)),
         "role": actor.role_in(tenant) or ("platform" if actor.reads_all_tenants else None),
         "can_deploy": actor.has_tenant_role(tenant, "deployer"),
         "can_admin": actor.has_tenant_role(tenant, "admin"),

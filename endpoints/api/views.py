@@ -101,7 +101,7 @@ class EndpointViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         return super().get_renderers()
 
     def list(self, request, slug: str):
-        page = selectors.with_revisions_in_service(self.paginate_queryset(self.get_queryset()))
+        page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response([endpoint_representation(e) for e in page])
 
     def retrieve(self, request, slug: str, name: str):
