@@ -10,15 +10,17 @@ or the tuples of `values_list`. See docs/decisions/0015-compiled-queries.md.
 
 Only plain shapes are accepted (checked when compiling): no prefetch, no known related objects
 (`tenant.endpoints`), no `values()` dicts, no `flat`, no slice (`sliced()` takes one), no
-`select_for_update`. An argument is a string, an integer or a list of integers for `__in`: the
+`select_for_update`. An argument is a string, an integer, or a list of either for `__in`: the
 SQL of `pk__in=[...]` changes with the list's length, so a list is padded (with its last value
 again, which `IN` does not mind) to the next power of two and each length compiled once, at most
 a dozen shapes; an empty list, or one longer than `MAX_LIST_LENGTH`, goes through the ORM.
+
+`CompiledRows` reads a compiled query by slices, as Django's paginator reads a queryset.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -41,6 +43,8 @@ _LIST_STRIDE = 10_000
 # PostgreSQL's (65535), and a page of the API holds at most 500 rows (settings.API_MAX_PAGE_SIZE).
 MAX_LIST_LENGTH = 2048
 INTEGER_LIST = list[int]
+STRING_LIST = list[str]
+_LISTS = {INTEGER_LIST: int, STRING_LIST: str}
 
 
 @dataclass(frozen=True)
@@ -61,14 +65,14 @@ class CompiledQuery(Generic[T]):
     """`build(**arguments)` makes the queryset; `query(**values)` runs it and returns its rows,
     `query.sliced(start, stop, **values)` the rows a slice of the queryset would give.
 
-    `arguments` names each argument with its type (`str`, `int` or `INTEGER_LIST`), used to make
-    placeholders.
+    `arguments` names each argument with its type (`str`, `int`, `INTEGER_LIST` or
+    `STRING_LIST`), used to make placeholders.
     """
 
     def __init__(self, build: Callable[..., QuerySet], **arguments: Any) -> None:
         for name, kind in arguments.items():
-            if kind not in (str, int, INTEGER_LIST):
-                raise TypeError(f"argument {name!r}: only str, int and list[int], not {kind}")
+            if kind not in (str, int, INTEGER_LIST, STRING_LIST):
+                raise TypeError(f"argument {name!r}: only str, int and lists of them, not {kind}")
         self._build = build
         self._arguments = arguments
         self._compiled: dict[tuple[str, tuple[int, ...]], _Compiled] = {}
@@ -92,7 +96,7 @@ class CompiledQuery(Generic[T]):
         lengths = tuple(
             _padded_length(len(values[name]))
             for name, kind in self._arguments.items()
-            if kind is INTEGER_LIST
+            if kind in _LISTS
         )
         if any(length is None for length in lengths):
             # Empty (Django answers it without SQL, or drops the OR branch) or very long.
@@ -131,12 +135,13 @@ class CompiledQuery(Generic[T]):
         checked = dict(values)
         for name, kind in self._arguments.items():
             value = values[name]
-            if kind is INTEGER_LIST:
+            if kind in _LISTS:
+                item = _LISTS[kind].__name__
                 if not isinstance(value, Collection) or isinstance(value, str | bytes):
-                    raise TypeError(f"argument {name!r} must be a collection of int")
+                    raise TypeError(f"argument {name!r} must be a collection of {item}")
                 value = checked[name] = list(value)
-                if any(type(item) is not int for item in value):
-                    raise TypeError(f"argument {name!r} must hold int only")
+                if any(type(element) is not _LISTS[kind] for element in value):
+                    raise TypeError(f"argument {name!r} must hold {item} only")
             elif type(value) is not kind:
                 raise TypeError(f"argument {name!r} must be {kind.__name__}")
         return checked
@@ -144,7 +149,7 @@ class CompiledQuery(Generic[T]):
     def _alias(self) -> str:
         # The database a read of the model goes to, as QuerySet.db says without `using()`.
         if self._model is None:
-            lengths = tuple(1 for kind in self._arguments.values() if kind is INTEGER_LIST)
+            lengths = tuple(1 for kind in self._arguments.values() if kind in _LISTS)
             self._model = self._build(**self._placeholders(lengths)).model
         return router.db_for_read(self._model)
 
@@ -156,6 +161,9 @@ class CompiledQuery(Generic[T]):
                 placeholders[name] = _STRING_MARK.format(index)
             elif kind is int:
                 placeholders[name] = _INTEGER_BASE - index
+            elif kind is STRING_LIST:
+                length = next(list_lengths)
+                placeholders[name] = [_STRING_MARK.format(f"{index}-{k}") for k in range(length)]
             else:
                 first = _LIST_BASE - index * _LIST_STRIDE
                 placeholders[name] = [first - k for k in range(next(list_lengths))]
@@ -240,6 +248,39 @@ class CompiledQuery(Generic[T]):
         for populator in compiled.related_populators:
             populator.populate(row, instance)
         return instance
+
+
+class CompiledRows(Generic[T]):
+    """A compiled query's rows for some values, read by slices like a queryset (`rows[a:b]`,
+    `count()`, iteration): what Django's paginator takes. `finish` gets each slice's rows (to
+    load what a prefetch would) and returns them."""
+
+    def __init__(
+        self,
+        query: CompiledQuery[T],
+        *,
+        finish: Callable[[list[T]], list[T]] | None = None,
+        **values: Any,
+    ) -> None:
+        self._query = query
+        self._finish = finish
+        self._values = values
+
+    def count(self) -> int:
+        return self._query.queryset(**self._values).count()
+
+    def __getitem__(self, bounds: slice) -> list[T]:
+        if not isinstance(bounds, slice) or bounds.step is not None:
+            raise TypeError("compiled rows are read by slices without a step")
+        start = bounds.start or 0
+        if bounds.stop is None:
+            rows = self._query(**self._values)[start:]
+        else:
+            rows = self._query.sliced(start, bounds.stop, **self._values)
+        return rows if self._finish is None else self._finish(rows)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self[0:None])
 
 
 def _padded_length(length: int) -> int | None:

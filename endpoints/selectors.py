@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from functools import partial
 
 from django.db.models import F, FilteredRelation, Q, QuerySet
 
 from control_plane.auth.principal import Principal
-from control_plane.compiled_queries import INTEGER_LIST, CompiledQuery
+from control_plane.compiled_queries import INTEGER_LIST, CompiledQuery, CompiledRows
 from control_plane.errors import NotFound
 from endpoints.models import Endpoint, ModelVersion, Revision, Rollout
 from tenants.models import Tenant
@@ -170,36 +170,12 @@ _ROLLOUT_ENDPOINT = Rollout._meta.get_field("endpoint")
 _REVISION_ENDPOINT = Revision._meta.get_field("endpoint")
 
 
-class TenantEndpoints:
-    """A tenant's endpoints ordered by name, each loaded with what the API and the console show:
-    its scaling policy, its active rollout and its revisions in service with their model
+def endpoints_of(*, tenant: Tenant) -> CompiledRows[Endpoint]:
+    """The tenant's endpoints ordered by name, each loaded with what the API and the console
+    show: its scaling policy, its active rollout and its revisions in service with their model
     versions, in three more queries per slice whatever its length (none for an empty one).
-
-    Sliced like a queryset (`[start:stop]`, and `count()`), so Django's paginator takes it; the
-    bounds are parameters of the compiled SQL.
-    """
-
-    def __init__(self, tenant: Tenant) -> None:
-        self._tenant = tenant
-
-    def count(self) -> int:
-        return _ENDPOINTS_BY_NAME.queryset(tenant_id=self._tenant.pk).count()
-
-    def __getitem__(self, bounds: slice) -> list[Endpoint]:
-        if not isinstance(bounds, slice) or bounds.step is not None:
-            raise TypeError("a tenant's endpoints are read by slices without a step")
-        start = bounds.start or 0
-        if bounds.stop is None:
-            return _loaded(self._tenant, _ENDPOINTS_BY_NAME(tenant_id=self._tenant.pk)[start:])
-        rows = _ENDPOINTS_BY_NAME.sliced(start, bounds.stop, tenant_id=self._tenant.pk)
-        return _loaded(self._tenant, rows)
-
-    def __iter__(self) -> Iterator[Endpoint]:
-        return iter(self[0:None])
-
-
-def endpoints_of(*, tenant: Tenant) -> TenantEndpoints:
-    return TenantEndpoints(tenant)
+    Sliced like a queryset, so Django's paginator takes it."""
+    return CompiledRows(_ENDPOINTS_BY_NAME, finish=partial(_loaded, tenant), tenant_id=tenant.pk)
 
 
 def endpoint_for(*, tenant: Tenant, name: str) -> Endpoint:

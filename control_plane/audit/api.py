@@ -7,6 +7,8 @@ import django_filters
 from django import forms
 from django.http import StreamingHttpResponse
 from django.urls import path
+from django_filters.constants import EMPTY_VALUES
+from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, viewsets
@@ -21,7 +23,11 @@ from control_plane.audit import signing
 from control_plane.audit.export import CONTENT_TYPES, FORMATS, ExportSpec
 from control_plane.audit.export_service import export_manifest, stream_export
 from control_plane.audit.models import AuditEvent
-from control_plane.audit.selectors import audit_events_visible_to, export_pins
+from control_plane.audit.selectors import (
+    audit_events_matching,
+    audit_events_visible_to,
+    export_pins,
+)
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -111,6 +117,20 @@ class AuditEventFilter(django_filters.FilterSet):
         form = _AuditEventFilterForm
 
 
+def _exact_matches(filters: AuditEventFilter) -> dict[str, str] | None:
+    """The valid filters' values by model field when each one given is an exact match, which
+    `audit_events_matching` compiles; None when a time bound is given (the ORM takes those)."""
+    exact: dict[str, str] = {}
+    for name, value in filters.form.cleaned_data.items():
+        if value in EMPTY_VALUES:  # as Filter.filter: no value, no filter
+            continue
+        where = filters.filters[name]
+        if where.lookup_expr != "exact" or where.exclude or not isinstance(value, str):
+            return None
+        exact[where.field_name] = value
+    return exact
+
+
 class AuditEventViewSet(PrincipalMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = AuditEventSerializer
     queryset = AuditEvent.objects.none()  # the model, for the schema
@@ -120,7 +140,16 @@ class AuditEventViewSet(PrincipalMixin, viewsets.ReadOnlyModelViewSet):
         return audit_events_visible_to(actor=self.principal)
 
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        filters = AuditEventFilter(request.query_params, queryset=self.get_queryset())
+        if not filters.is_valid():
+            raise translate_validation(filters.errors)  # as DjangoFilterBackend answers
+        exact = _exact_matches(filters)
+        events = (
+            filters.qs
+            if exact is None
+            else audit_events_matching(actor=self.principal, exact=exact)
+        )
+        page = self.paginate_queryset(events)
         return self.get_paginated_response([audit_event_representation(e) for e in page])
 
     def retrieve(self, request: Request, pk: int) -> Response:

@@ -10,7 +10,12 @@ from django.db import connection
 from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 
-from control_plane.compiled_queries import INTEGER_LIST, MAX_LIST_LENGTH, CompiledQuery
+from control_plane.compiled_queries import (
+    INTEGER_LIST,
+    MAX_LIST_LENGTH,
+    STRING_LIST,
+    CompiledQuery,
+)
 from tenants.models import Membership, PlatformRole, Tenant
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 
@@ -181,4 +186,17 @@ def test_a_list_of_anything_but_integers_is_refused_not_sent():
         with pytest.raises(TypeError):
             TENANTS_BY_ID(ids=wrong)
     with pytest.raises(TypeError):
-        CompiledQuery(lambda ids: Tenant.objects.filter(pk__in=ids), ids=list[str])
+        CompiledQuery(lambda ids: Tenant.objects.filter(pk__in=ids), ids=list[float])
+
+
+def test_a_string_list_argument_gives_the_querysets_rows():
+    for slug in ("a1", "a2", "b1", "c1"):
+        TenantFactory(slug=slug)
+    by_slugs = CompiledQuery(
+        lambda slugs: Tenant.objects.filter(slug__in=slugs).order_by("slug"), slugs=STRING_LIST
+    )
+
+    assert [t.slug for t in by_slugs(slugs=["c1", "a1", "zz"])] == ["a1", "c1"]
+    assert [t.slug for t in by_slugs(slugs={"b1"})] == ["b1"]
+    with pytest.raises(TypeError):
+        by_slugs(slugs=[1])
