@@ -17,6 +17,8 @@ from prometheus_client import multiprocess
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "control_plane.settings")
 
 wsgi_app = "control_plane.wsgi:application"
+# gthread, spreading keep-alive connections over the workers (control_plane/gunicorn_worker.py).
+worker_class = "control_plane.gunicorn_worker.BalancedThreadWorker"
 # gthread (threads > 1), by default 2 workers x 2 threads, sized for the 2-core pods and
 # machines we run on: one process per core (a process runs Python on one core at a time), and a
 # second thread to overlap the first one's waits on PostgreSQL and on row locks. Measured with
