@@ -199,7 +199,7 @@ def test_the_endpoint_list_reads_every_revision_slot_in_one_query(
 
 
 def test_an_endpoint_read_shows_what_its_row_in_the_list_shows(world, client_for):
-    # endpoint_for runs its own compiled queries; endpoints_of the list's querysets.
+    # endpoint_for and the list read through different compiled queries (by name, by page).
     _endpoints(world, 3)  # a canary with an active rollout, a retiring revision, neither
     client = client_for("platform_admin")
     rows = client.get("/api/v1/tenants/acme/endpoints/", {"page_size": 500}).json()["results"]
