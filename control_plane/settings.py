@@ -217,7 +217,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # kombu keeps its exchange tables in "control" relative to the working directory unless
         # told otherwise (kombu/transport/filesystem.py, `control_folder`).
         "control_folder": str(_broker_dir / "control"),
+        # How long a worker sleeps when its queue is empty (kombu's virtual transports: 1 s).
+        "polling_interval": 0.01,
     }
+    # A worker polls each queue it consumes in turn and sleeps when one is empty, so its
+    # remote-control queue, always empty, cost a second after every task: one task a second,
+    # and a backlog of thousands after a minute of writes. Nothing here uses remote control.
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
     for _folder in ("out", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_SERIALIZER = "json"
