@@ -141,7 +141,7 @@ def active_rollout_of(endpoint: Endpoint) -> Rollout | None:
 # The fixed-shape queries of the endpoint list and `endpoint_for`, compiled once
 # (control_plane/compiled_queries.py): Django compiling them again on every read was a third of
 # the list's CPU (docs/benchmarks/api.md).
-_ENDPOINTS_BY_NAME: CompiledQuery[Endpoint] = CompiledQuery(
+_TENANT_ENDPOINTS: CompiledQuery[Endpoint] = CompiledQuery(
     lambda tenant_id: (
         Endpoint.objects.filter(tenant_id=tenant_id)
         .order_by("name")
@@ -175,7 +175,7 @@ def endpoints_of(*, tenant: Tenant) -> CompiledRows[Endpoint]:
     show: its scaling policy, its active rollout and its revisions in service with their model
     versions, in three more queries per slice whatever its length (none for an empty one).
     Sliced like a queryset, so Django's paginator takes it."""
-    return CompiledRows(_ENDPOINTS_BY_NAME, finish=partial(_loaded, tenant), tenant_id=tenant.pk)
+    return CompiledRows(_TENANT_ENDPOINTS, finish=partial(_loaded, tenant), tenant_id=tenant.pk)
 
 
 def endpoint_for(*, tenant: Tenant, name: str) -> Endpoint:
