@@ -23,6 +23,15 @@ def test_candidates_are_every_preset_and_its_neighbours_at_the_endpoints_maximum
     assert {spec.max_replicas for spec in specs.values()} == {3}
 
 
+def test_candidates_include_the_faster_scale_down_no_preset_carries():
+    faster = candidates(max_replicas=3)["balanced + down 25 %/period"]
+    assert faster.scale_down_percent_per_period == 25
+    assert (
+        faster.with_changes(scale_down_percent_per_period=10)
+        == candidates(max_replicas=3)["balanced"]
+    )
+
+
 def test_the_cheapest_candidate_meeting_the_goal_is_chosen():
     chosen = recommend(steady_trace(2.0, 600), max_replicas=4, goal=0.9, config=SimConfig())
     assert chosen.meets_goal
