@@ -82,3 +82,30 @@ def test_floors_split_at_midnight_merge_equal_days_and_keep_levels_apart():
     # Every learned floor is one the API accepts as is.
     raw = {"max_replicas": 8, "schedule_floors": [f.as_json() for f in floors]}
     assert len(parse_policy(raw).schedule_floors) == 4
+
+
+def test_a_recommendation_learned_on_one_weeks_bursts_holds_on_the_next_weeks():
+    """Chosen on Monday to Wednesday's history, replayed on the next Monday to Wednesday, whose
+    bursts come at the same hour but are not the same requests."""
+    history = daily_burst(3)
+    chosen = recommend(history, max_replicas=8, goal=0.99, config=SimConfig())
+    assert chosen.meets_goal, chosen.reason()
+    assert chosen.name.endswith(FLOORED), chosen.reason()
+
+    next_week = Trace(
+        [
+            Request(day * 86_400 + 3600.0 + 17 + i / 13, 1800, 220)
+            for day in range(3)
+            for i in range(1500)
+        ],
+        datetime(2024, 1, 8, 8, 0, tzinfo=UTC),
+    )
+    base = chosen.name.removesuffix(FLOORED)
+    future = compare(
+        next_week,
+        {"chosen": chosen.spec, base: preset(base, max_replicas=8)},
+        SimConfig(seed=1),
+    )
+    attainment = {o.name: o.result.slo_attainment_servable for o in future.outcomes}
+    assert attainment["chosen"] >= 0.99
+    assert attainment[base] < 0.99
