@@ -113,7 +113,11 @@ def _spread(values: list[float], fmt: str) -> str:
 
 
 def benchmark(
-    workloads: list[str], seeds: tuple[int, ...], traces_dir: Path, pool: ProcessPoolExecutor
+    workloads: list[str],
+    seeds: tuple[int, ...],
+    traces_dir: Path,
+    pool: ProcessPoolExecutor,
+    policies: dict[str, ScalingSpec] = POLICIES,
 ) -> dict[str, dict[str, tuple[float, float]]]:
     """Print a table per workload; return, per workload and policy, (x oracle, servable
     attainment), five-seed means."""
@@ -122,12 +126,12 @@ def benchmark(
         runs_seeds = seeds
         oracle_seeds = runs_seeds if workload in SEEDED_TRACES else runs_seeds[:1]
         oracles = pool.map(_oracle, [(workload, s, traces_dir) for s in oracle_seeds])
-        jobs = [(workload, s, traces_dir, spec) for spec in POLICIES.values() for s in runs_seeds]
+        jobs = [(workload, s, traces_dir, spec) for spec in policies.values() for s in runs_seeds]
         results = iter(pool.map(_run, jobs))
         bounds = dict(zip(oracle_seeds, oracles, strict=True))
         bound = {s: bounds[s if workload in SEEDED_TRACES else oracle_seeds[0]] for s in runs_seeds}
         rows, summary = [], {}
-        for name in POLICIES:
+        for name in policies:
             runs = {s: next(results) for s in runs_seeds}
             x_oracle = [runs[s]["gpu_hours"] / bound[s][0] for s in runs_seeds]
             x_cold = [runs[s]["gpu_hours"] / bound[s][1] for s in runs_seeds]
@@ -194,10 +198,11 @@ def recommend_holdout(
         print(f"\n# {workload}: recommended on seed {history_seed}: {recommendation.reason()}")
         for line in recommendation.floor_lines():
             print(f"- learned floor: {line}")
-        POLICIES.clear()
-        POLICIES["preset balanced"] = preset("balanced", max_replicas=MAX_REPLICAS)
-        POLICIES[f"recommended: {recommendation.name}"] = recommendation.spec
-        summary = benchmark([workload], seeds, traces_dir, pool)[workload]
+        policies = {
+            "preset balanced": preset("balanced", max_replicas=MAX_REPLICAS),
+            f"recommended: {recommendation.name}": recommendation.spec,
+        }
+        summary = benchmark([workload], seeds, traces_dir, pool, policies)[workload]
         x, slo = summary[f"recommended: {recommendation.name}"]
         met = slo >= 0.99 and x <= 1.3
         print(
