@@ -16,7 +16,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from scaling.comparison import Comparison, compare, endpoint_workload, replica_profile_of
+from scaling.comparison import (
+    Comparison,
+    PolicyOutcome,
+    compare,
+    endpoint_workload,
+    replica_profile_of,
+)
 from scaling.presets import PRESETS, preset
 from scaling.simulator.engine import SimConfig
 from scaling.simulator.oracle import OracleResult
@@ -42,6 +48,12 @@ FLOORED = " + schedule floors"
 # and 72 MiB (docs/benchmarks/autoscaling.md). The command line takes any size.
 MAX_RECOMMENDATION_WINDOW = timedelta(days=7)
 MAX_RECOMMENDATION_REQUESTS = 50_000
+# A choice made on one replay can be a lucky one: on the code trace the cheapest candidate
+# meeting 99 % on seed 0 (`balanced + down 25 %/period`, 99.7 %) served 97.1 % on seeds 3-7,
+# where `balanced` served 98.2 % (docs/benchmarks/autoscaling.md). The gaps between candidates
+# are smaller than the spread between seeds, so a candidate must meet the goal again on this many
+# more seeds; cheapest first, each stops at its first miss.
+CONFIRMATION_SEEDS = 2
 _SINCE = re.compile(r"^(\d{1,7})([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
@@ -135,6 +147,21 @@ def floors_for_hours(hours: dict[tuple[int, int], int]) -> tuple[ScheduleFloor, 
 
 
 @dataclass(frozen=True)
+class Confirmation:
+    """A candidate that met the goal on the first replay, replayed on other simulation seeds
+    (other cold-start durations and loop phases) before it may be recommended."""
+
+    name: str
+    # Servable attainment per seed replayed, in order; it stops at the first seed that misses.
+    attainment_by_seed: tuple[tuple[int, float], ...]
+    held: bool
+
+    def describe(self) -> str:
+        seeds = ", ".join(f"{a:.1%} on seed {seed}" for seed, a in self.attainment_by_seed)
+        return f"{self.name}: {seeds}"
+
+
+@dataclass(frozen=True)
 class Recommendation:
     name: str
     spec: ScalingSpec
@@ -143,6 +170,8 @@ class Recommendation:
     goal: float
     # Per preset, the schedule floors learned from where its replay met a cold start.
     learned_floors: dict[str, tuple[ScheduleFloor, ...]] = field(default_factory=dict)
+    # The candidates replayed again, cheapest first, up to the one that held.
+    confirmations: tuple[Confirmation, ...] = ()
 
     def patch_body(self) -> dict[str, Any]:
         """The PATCH body that applies it: `PATCH /api/v1/tenants/<t>/endpoints/<n>/`. The
@@ -156,9 +185,29 @@ class Recommendation:
         row = next(o for o in self.comparison.outcomes if o.name == self.name).summary()
         attained = f"{row['slo_attainment_servable']:.1%} of servable requests within the SLO"
         cost = f"{row['gpu_hours']:.2f} GPU-hours ({row['gpu_hours_vs_oracle']}x the oracle)"
+        lucky = [c.name for c in self.confirmations if not c.held]
+        passed = next((c for c in self.confirmations if c.held), None)
+        parts = []
         if self.meets_goal:
-            return f"{self.name}: the cheapest meeting {self.goal:.0%}: {attained}, {cost}."
-        return f"No candidate meets {self.goal:.0%}; {self.name} comes closest: {attained}, {cost}."
+            parts.append(f"{self.name}: the cheapest meeting {self.goal:.0%}: {attained}, {cost}")
+        elif lucky:
+            parts.append(
+                f"No candidate meets {self.goal:.0%} on every replay; {self.name} comes closest: "
+                f"{attained}, {cost}"
+            )
+        else:
+            parts.append(
+                f"No candidate meets {self.goal:.0%}; {self.name} comes closest: {attained}, {cost}"
+            )
+        if passed is not None and passed.attainment_by_seed:
+            worst = min(a for _, a in passed.attainment_by_seed)
+            parts.append(
+                f"it held on {len(passed.attainment_by_seed)} more simulation seeds (worst "
+                f"{worst:.1%})"
+            )
+        if lucky:
+            parts.append(f"cheaper, but missed on another seed: {', '.join(lucky)}")
+        return "; ".join(parts) + "."
 
     def floor_lines(self) -> list[str]:
         """One line per learned floor, for people reading the recommendation."""
@@ -173,8 +222,16 @@ class Recommendation:
 
 
 def recommend(
-    trace: Trace, *, max_replicas: int, goal: float = 0.99, config: SimConfig | None = None
+    trace: Trace,
+    *,
+    max_replicas: int,
+    goal: float = 0.99,
+    config: SimConfig | None = None,
+    confirmation_seeds: int = CONFIRMATION_SEEDS,
 ) -> Recommendation:
+    """The cheapest candidate that meets `goal` on `trace`, and holds it on
+    `confirmation_seeds` more simulation seeds; when none does, the one that comes closest."""
+    config = config or SimConfig()
     specs = candidates(max_replicas=max_replicas)
     comparison = compare(trace, specs, config)
     results = {o.name: o.result for o in comparison.outcomes}
@@ -191,15 +248,54 @@ def recommend(
         extra = compare(trace, floored, config, oracle=comparison.oracle)
         comparison = Comparison(comparison.oracle, comparison.outcomes + extra.outcomes)
         specs.update(floored)
-    meeting = [o for o in comparison.outcomes if o.result.slo_attainment_servable >= goal]
-    if meeting:
-        best = min(meeting, key=lambda o: o.result.gpu_hours)
+    meeting = sorted(
+        (o for o in comparison.outcomes if o.result.slo_attainment_servable >= goal),
+        key=lambda o: o.result.gpu_hours,
+    )
+    seeds = [config.seed + k for k in range(1, confirmation_seeds + 1)]
+    confirmations: list[Confirmation] = []
+    for outcome in meeting:
+        confirmation = _confirm(trace, outcome, specs[outcome.name], config, seeds, goal)
+        confirmations.append(confirmation)
+        if confirmation.held:
+            best = outcome
+            break
     else:
-        best = max(
-            comparison.outcomes,
-            key=lambda o: (o.result.slo_attainment_servable, -o.result.gpu_hours),
-        )
-    return Recommendation(best.name, specs[best.name], bool(meeting), comparison, goal, learned)
+        best = _closest(comparison.outcomes, confirmations)
+    held = bool(confirmations) and confirmations[-1].held
+    return Recommendation(
+        best.name, specs[best.name], held, comparison, goal, learned, tuple(confirmations)
+    )
+
+
+def _confirm(
+    trace: Trace,
+    first: PolicyOutcome,
+    spec: ScalingSpec,
+    config: SimConfig,
+    seeds: list[int],
+    goal: float,
+) -> Confirmation:
+    attained: list[tuple[int, float]] = []
+    for seed in seeds:
+        # The oracle draws nothing at random: the first replay's serves every seed.
+        again = compare(trace, {first.name: spec}, replace(config, seed=seed), oracle=first.oracle)
+        attained.append((seed, again.outcomes[0].result.slo_attainment_servable))
+        if attained[-1][1] < goal:
+            return Confirmation(first.name, tuple(attained), held=False)
+    return Confirmation(first.name, tuple(attained), held=True)
+
+
+def _closest(outcomes: list[PolicyOutcome], confirmations: list[Confirmation]) -> PolicyOutcome:
+    """With no candidate holding the goal: the highest attainment on its worst replay (a
+    candidate replayed once counts its one figure), then the cheapest."""
+    worst = {c.name: min(a for _, a in c.attainment_by_seed) for c in confirmations}
+
+    def key(o: PolicyOutcome) -> tuple[float, float]:
+        first = o.result.slo_attainment_servable
+        return (min(first, worst.get(o.name, first)), -o.result.gpu_hours)
+
+    return max(outcomes, key=key)
 
 
 def parse_since(text: str) -> timedelta:

@@ -57,10 +57,30 @@ class LearnedFloorSerializer(serializers.Serializer):
     min_replicas = serializers.IntegerField()
 
 
+class SeedAttainmentSerializer(serializers.Serializer):
+    seed = serializers.IntegerField()
+    slo_attainment_servable = serializers.FloatField()
+
+
+class ConfirmationSerializer(serializers.Serializer):
+    policy = serializers.CharField()
+    held = serializers.BooleanField(help_text="Whether it met the goal on every seed replayed.")
+    seeds = SeedAttainmentSerializer(
+        many=True, help_text="Replayed until the first seed that missed the goal."
+    )
+
+
 class RecommendationChoiceSerializer(serializers.Serializer):
     policy = serializers.CharField()
-    meets_goal = serializers.BooleanField()
+    meets_goal = serializers.BooleanField(
+        help_text="It met the goal on the replay and on every confirmation seed."
+    )
     reason = serializers.CharField()
+    confirmations = ConfirmationSerializer(
+        many=True,
+        help_text="Candidates that met the goal on the replay, replayed on more simulation "
+        "seeds cheapest first, up to the first that held.",
+    )
 
 
 class RecommendationPatchSerializer(serializers.Serializer):
@@ -110,6 +130,17 @@ def recommendation_body(result: EndpointRecommendation, *, slo_ttft_ms: int) -> 
             "policy": chosen.name,
             "meets_goal": chosen.meets_goal,
             "reason": chosen.reason(),
+            "confirmations": [
+                {
+                    "policy": c.name,
+                    "held": c.held,
+                    "seeds": [
+                        {"seed": seed, "slo_attainment_servable": round(a, 5)}
+                        for seed, a in c.attainment_by_seed
+                    ],
+                }
+                for c in chosen.confirmations
+            ],
         },
         "patch": chosen.patch_body(),
         "command": result.command,
