@@ -50,10 +50,11 @@ MAX_RECOMMENDATION_WINDOW = timedelta(days=7)
 MAX_RECOMMENDATION_REQUESTS = 50_000
 # A choice made on one replay can be a lucky one: on the code trace the cheapest candidate
 # meeting 99 % on seed 0 (`balanced + down 25 %/period`, 99.7 %) served 97.1 % on seeds 3-7,
-# where `balanced` served 98.2 % (docs/benchmarks/autoscaling.md). The gaps between candidates
-# are smaller than the spread between seeds, so a candidate must meet the goal again on this many
-# more seeds; cheapest first, each stops at its first miss.
-CONFIRMATION_SEEDS = 2
+# where `balanced` served 98.2 % (docs/benchmarks/autoscaling.md), and it still met 99 % on
+# seeds 1 and 2: on that trace one seed's attainment swings by 5 points. So a candidate must
+# meet the goal as a mean over the first replay and this many more seeds (the benchmark's goal
+# is a five-seed mean too); cheapest first, each stops once its mean can no longer reach it.
+CONFIRMATION_SEEDS = 4
 _SINCE = re.compile(r"^(\d{1,7})([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
@@ -152,13 +153,18 @@ class Confirmation:
     (other cold-start durations and loop phases) before it may be recommended."""
 
     name: str
-    # Servable attainment per seed replayed, in order; it stops at the first seed that misses.
+    # Servable attainment per seed, the first replay's first; it stops once the mean can no
+    # longer reach the goal.
     attainment_by_seed: tuple[tuple[int, float], ...]
     held: bool
 
-    def describe(self) -> str:
-        seeds = ", ".join(f"{a:.1%} on seed {seed}" for seed, a in self.attainment_by_seed)
-        return f"{self.name}: {seeds}"
+    @property
+    def mean(self) -> float:
+        return sum(a for _, a in self.attainment_by_seed) / len(self.attainment_by_seed)
+
+    @property
+    def worst(self) -> float:
+        return min(a for _, a in self.attainment_by_seed)
 
 
 @dataclass(frozen=True)
@@ -192,21 +198,20 @@ class Recommendation:
             parts.append(f"{self.name}: the cheapest meeting {self.goal:.0%}: {attained}, {cost}")
         elif lucky:
             parts.append(
-                f"No candidate meets {self.goal:.0%} on every replay; {self.name} comes closest: "
-                f"{attained}, {cost}"
+                f"No candidate meets {self.goal:.0%} over several seeds; {self.name} comes "
+                f"closest: {attained}, {cost}"
             )
         else:
             parts.append(
                 f"No candidate meets {self.goal:.0%}; {self.name} comes closest: {attained}, {cost}"
             )
-        if passed is not None and passed.attainment_by_seed:
-            worst = min(a for _, a in passed.attainment_by_seed)
+        if passed is not None and len(passed.attainment_by_seed) > 1:
             parts.append(
-                f"it held on {len(passed.attainment_by_seed)} more simulation seeds (worst "
-                f"{worst:.1%})"
+                f"{passed.mean:.1%} on average over {len(passed.attainment_by_seed)} simulation "
+                f"seeds (worst {passed.worst:.1%})"
             )
         if lucky:
-            parts.append(f"cheaper, but missed on another seed: {', '.join(lucky)}")
+            parts.append(f"cheaper, but under the goal on other seeds: {', '.join(lucky)}")
         return "; ".join(parts) + "."
 
     def floor_lines(self) -> list[str]:
@@ -229,8 +234,9 @@ def recommend(
     config: SimConfig | None = None,
     confirmation_seeds: int = CONFIRMATION_SEEDS,
 ) -> Recommendation:
-    """The cheapest candidate that meets `goal` on `trace`, and holds it on
-    `confirmation_seeds` more simulation seeds; when none does, the one that comes closest."""
+    """The cheapest candidate that meets `goal` on `trace`, and still meets it as a mean over
+    that replay and `confirmation_seeds` more simulation seeds; when none does, the one that
+    comes closest."""
     config = config or SimConfig()
     specs = candidates(max_replicas=max_replicas)
     comparison = compare(trace, specs, config)
@@ -276,24 +282,27 @@ def _confirm(
     seeds: list[int],
     goal: float,
 ) -> Confirmation:
-    attained: list[tuple[int, float]] = []
+    attained = [(config.seed, first.result.slo_attainment_servable)]
+    total = len(seeds) + 1
     for seed in seeds:
         # The oracle draws nothing at random: the first replay's serves every seed.
         again = compare(trace, {first.name: spec}, replace(config, seed=seed), oracle=first.oracle)
         attained.append((seed, again.outcomes[0].result.slo_attainment_servable))
-        if attained[-1][1] < goal:
+        best_mean = (sum(a for _, a in attained) + total - len(attained)) / total
+        if best_mean < goal:
             return Confirmation(first.name, tuple(attained), held=False)
-    return Confirmation(first.name, tuple(attained), held=True)
+    return Confirmation(
+        first.name, tuple(attained), held=sum(a for _, a in attained) / total >= goal
+    )
 
 
 def _closest(outcomes: list[PolicyOutcome], confirmations: list[Confirmation]) -> PolicyOutcome:
-    """With no candidate holding the goal: the highest attainment on its worst replay (a
-    candidate replayed once counts its one figure), then the cheapest."""
-    worst = {c.name: min(a for _, a in c.attainment_by_seed) for c in confirmations}
+    """With no candidate holding the goal: the highest attainment (a candidate replayed on
+    several seeds counts its mean over them), then the cheapest."""
+    means = {c.name: c.mean for c in confirmations}
 
     def key(o: PolicyOutcome) -> tuple[float, float]:
-        first = o.result.slo_attainment_servable
-        return (min(first, worst.get(o.name, first)), -o.result.gpu_hours)
+        return (means.get(o.name, o.result.slo_attainment_servable), -o.result.gpu_hours)
 
     return max(outcomes, key=key)
 

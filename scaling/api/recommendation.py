@@ -64,22 +64,24 @@ class SeedAttainmentSerializer(serializers.Serializer):
 
 class ConfirmationSerializer(serializers.Serializer):
     policy = serializers.CharField()
-    held = serializers.BooleanField(help_text="Whether it met the goal on every seed replayed.")
+    held = serializers.BooleanField(help_text="Whether its mean over the seeds met the goal.")
     seeds = SeedAttainmentSerializer(
-        many=True, help_text="Replayed until the first seed that missed the goal."
+        many=True,
+        help_text="The first replay's seed, then more, until the mean could no longer reach "
+        "the goal.",
     )
 
 
 class RecommendationChoiceSerializer(serializers.Serializer):
     policy = serializers.CharField()
     meets_goal = serializers.BooleanField(
-        help_text="It met the goal on the replay and on every confirmation seed."
+        help_text="It met the goal on average over the replay and the confirmation seeds."
     )
     reason = serializers.CharField()
     confirmations = ConfirmationSerializer(
         many=True,
         help_text="Candidates that met the goal on the replay, replayed on more simulation "
-        "seeds cheapest first, up to the first that held.",
+        "seeds cheapest first, up to the first whose mean held.",
     )
 
 

@@ -42,21 +42,21 @@ def test_the_cheapest_candidate_meeting_the_goal_is_chosen():
     assert "the cheapest meeting 90%" in chosen.reason()
 
 
-def test_the_chosen_candidate_met_the_goal_again_on_two_more_seeds():
+def test_the_chosen_candidate_meets_the_goal_on_average_over_five_seeds():
     chosen = recommend(steady_trace(2.0, 600), max_replicas=4, goal=0.9, config=SimConfig(seed=3))
     [confirmation] = chosen.confirmations
     assert confirmation.name == chosen.name
     assert confirmation.held
-    assert [seed for seed, _ in confirmation.attainment_by_seed] == [4, 5]
-    assert all(a >= 0.9 for _, a in confirmation.attainment_by_seed)
-    assert "held on 2 more simulation seeds" in chosen.reason()
+    assert [seed for seed, _ in confirmation.attainment_by_seed] == [3, 4, 5, 6, 7]
+    assert confirmation.mean >= 0.9
+    assert "on average over 5 simulation seeds" in chosen.reason()
 
 
 def test_a_candidate_that_met_the_goal_on_one_seed_only_is_not_chosen(small_trace):
     """`cost` meets a burst from idle with one replica: whether the second is ready in time
-    depends on the cold start drawn, so its attainment swings between seeds (32-58 % on seeds
-    0-12, 100 % where it scaled like `balanced`). At a goal it met on one seed and missed on
-    one of the next two, the recommendation passes over it."""
+    depends on the cold start drawn, so its attainment swings between seeds (28-58 % on seeds
+    0-11, 100 % where it scaled like `balanced`). At a goal it met on one seed but not on
+    average over that seed and the next four, the recommendation passes over it."""
     cost = preset("cost", max_replicas=6)
     attained = [
         compare(small_trace, {"cost": cost}, SimConfig(seed=seed))
@@ -64,7 +64,7 @@ def test_a_candidate_that_met_the_goal_on_one_seed_only_is_not_chosen(small_trac
         .result.slo_attainment_servable
         for seed in range(12)
     ]
-    lucky_seed = next(s for s in range(10) if min(attained[s + 1 : s + 3]) < attained[s] < 1.0)
+    lucky_seed = next(s for s in range(8) if sum(attained[s : s + 5]) / 5 < attained[s] < 1.0)
     goal = attained[lucky_seed]
 
     once = recommend(
@@ -80,12 +80,12 @@ def test_a_candidate_that_met_the_goal_on_one_seed_only_is_not_chosen(small_trac
     missed, *_, held = chosen.confirmations
     assert missed.name == once.name
     assert not missed.held
-    assert min(a for _, a in missed.attainment_by_seed) < goal
+    assert missed.mean < goal
     assert held.name == chosen.name != once.name
     assert held.held
     assert chosen.meets_goal
-    assert all(a >= goal for _, a in held.attainment_by_seed)
-    assert f"missed on another seed: {once.name}" in chosen.reason()
+    assert held.mean >= goal
+    assert f"under the goal on other seeds: {once.name}" in chosen.reason()
 
 
 def test_an_unreachable_goal_says_so_and_names_the_closest(small_trace):

@@ -217,11 +217,11 @@ def test_api_and_console_recommend_on_the_endpoints_own_traffic_and_apply_it(win
     assert {"latency", "balanced", "cost"} <= set(names)
     assert body["choice"]["policy"] in names
     assert body["choice"]["meets_goal"], body["choice"]["reason"]
-    # The choice was replayed on two more seeds and held; cheaper ones before it did not.
+    # The choice met the goal on average over five seeds; cheaper ones before it did not.
     *missed, held = body["choice"]["confirmations"]
     assert held["policy"] == body["choice"]["policy"]
     assert held["held"]
-    assert [s["seed"] for s in held["seeds"]] == [1, 2]
+    assert [s["seed"] for s in held["seeds"]] == [0, 1, 2, 3, 4]
     assert not any(m["held"] for m in missed)
     assert 70 <= body["requests"] <= 170
     assert body["notes"] == []
