@@ -32,11 +32,16 @@ sys.path.insert(0, str(ROOT))
 
 from scaling.comparison import FAIR_WARMUP_S  # noqa: E402
 from scaling.presets import preset  # noqa: E402
-from scaling.recommendation import Recommendation, recommend  # noqa: E402
+from scaling.recommendation import (  # noqa: E402
+    CONFIRMATION_SEEDS,
+    Recommendation,
+    recommend,
+)
 from scaling.simulator.calibration import table as calibration_table  # noqa: E402
 from scaling.simulator.engine import SimConfig, simulate  # noqa: E402
 from scaling.simulator.oracle import oracle_lower_bound  # noqa: E402
 from scaling.simulator.profiles import DEFAULT_PROFILE  # noqa: E402
+from scaling.simulator.reactive import reactive_reference  # noqa: E402
 from scaling.simulator.report import format_table  # noqa: E402
 from scaling.simulator.trace import Trace  # noqa: E402
 from scaling.simulator.workloads import WORKLOADS  # noqa: E402
@@ -209,6 +214,86 @@ def recommend_holdout(
             f"recommended on held-out seeds: {100 * slo:.1f} % servable within 1 s at {x:.2f}x "
             f"the oracle; goal (>= 99 % at <= 1.3x) {'met' if met else 'not met'}"
         )
+
+
+# The reactive reference (scaling/simulator/reactive.py): replicas on top of the signal, and
+# how long capacity is held after the need falls (none, the guides' window, the presets').
+REACTIVE_HEADROOM = (0, 1, 2, 3)
+REACTIVE_HOLDS_S = (0, 300, 600, 1200)
+_INSTANT = replace(DEFAULT_PROFILE, cold_start_cached_s=(0.001, 0.002))
+
+
+def _reactive(args: tuple[str, int, Path]) -> list[dict[str, object]]:
+    workload, seed, traces_dir = args
+    trace = _trace(workload, seed, traces_dir)
+    cfg = config(seed)
+    oracle = oracle_lower_bound(trace, cfg)
+    variants = [("on time, no cold start", h, 0, 0) for h in REACTIVE_HEADROOM[:3]]
+    variants += [
+        ("1 min late", h, hold_s, 1) for h in REACTIVE_HEADROOM for hold_s in REACTIVE_HOLDS_S
+    ]
+    rows = []
+    for signal, headroom, hold_s, lag in variants:
+        result = reactive_reference(
+            trace,
+            oracle,
+            cfg if lag else replace(cfg, profile=_INSTANT),
+            hold_s=hold_s,
+            max_replicas=MAX_REPLICAS,
+            headroom=headroom,
+            lag_intervals=lag,
+        )
+        rows.append(
+            {
+                "oracle's fleet": signal,
+                "+ replicas": headroom,
+                "hold s": hold_s,
+                "x oracle": result.gpu_hours / oracle.gpu_hours,
+                "x cold-start bound": result.gpu_hours / oracle.cold_start_gpu_hours,
+                "servable": result.slo_attainment_servable,
+                "cold starts": result.cold_starts,
+            }
+        )
+    return rows
+
+
+def reactive(
+    workloads: list[str], seeds: tuple[int, ...], traces_dir: Path, pool: ProcessPoolExecutor
+) -> None:
+    """What reacting costs on each shape, apart from how well triggers read the load: the
+    oracle's fleet replayed on time with no cold start (what requests running across minutes
+    cost), then one minute late with the cold start paid, with headroom and a hold."""
+    for workload in workloads:
+        per_seed = list(pool.map(_reactive, [(workload, s, traces_dir) for s in seeds]))
+        rows = []
+        for i, first in enumerate(per_seed[0]):
+            runs = [seed_rows[i] for seed_rows in per_seed]
+            rows.append(
+                {
+                    "oracle's fleet": first["oracle's fleet"],
+                    "+ replicas": first["+ replicas"],
+                    "hold s": first["hold s"],
+                    "x oracle": _spread([r["x oracle"] for r in runs], "{:.2f}"),
+                    "x cold-start bound": _spread(
+                        [r["x cold-start bound"] for r in runs], "{:.2f}"
+                    ),
+                    "TTFT<=1s (servable)": _spread([100 * r["servable"] for r in runs], "{:.1f}"),
+                    "cold starts": round(mean(r["cold starts"] for r in runs), 1),
+                    "_x": mean(r["x oracle"] for r in runs),
+                    "_slo": mean(r["servable"] for r in runs),
+                }
+            )
+        print(f"\n## {workload}: reactive reference, means over seeds {seeds} (min-max)")
+        print(format_table(rows, [k for k in rows[0] if not k.startswith("_")]))
+        late = [r for r in rows if r["oracle's fleet"] == "1 min late" and r["_slo"] >= 0.99]
+        if late:
+            best = min(late, key=lambda r: r["_x"])
+            print(
+                f"cheapest reactive row at >= 99 %: +{best['+ replicas']} replicas, hold "
+                f"{best['hold s']} s: {100 * best['_slo']:.1f} % at {best['_x']:.2f}x the oracle"
+            )
+        else:
+            print("no reactive row reaches 99 %")
 
 
 def _goal(summary: dict[str, tuple[float, float]]) -> str:
@@ -614,8 +699,21 @@ def main() -> None:
         type=int,
         help="recommend a policy from the history of this seed, replay it on --seeds",
     )
+    parser.add_argument(
+        "--reactive",
+        action="store_true",
+        help="the reactive reference: the oracle's fleet one minute late, cold starts paid",
+    )
     args = parser.parse_args()
     workloads = args.workloads or list(WORKLOADS)
+    confirmation = set(
+        range(args.recommend_holdout or 0, (args.recommend_holdout or 0) + CONFIRMATION_SEEDS + 1)
+    )
+    if args.recommend_holdout is not None and confirmation & set(args.seeds):
+        parser.error(
+            f"--recommend-holdout {args.recommend_holdout} confirms on seeds "
+            f"{sorted(confirmation)}, which --seeds must not hold out"
+        )
     if args.policies:
         for name in list(POLICIES):
             if not name.startswith(tuple(args.policies)):
@@ -641,6 +739,8 @@ def main() -> None:
                 )
             elif args.sweep:
                 sweep(workloads, args.traces_dir, pool)
+            elif args.reactive:
+                reactive(workloads, tuple(args.seeds), args.traces_dir, pool)
             else:
                 benchmark(workloads, tuple(args.seeds), args.traces_dir, pool)
     print(f"\n({time.time() - started:.0f} s)")
