@@ -96,7 +96,11 @@ class Replica:
 
     @property
     def in_flight(self) -> int:
-        return len(self.waiting) + len(self.prefilling) + len(self.decoding)
+        # A request in its last prefill step has left `prefilling` and not yet reached
+        # `decoding`; without `_completing` a replica prefilling its only request looked idle,
+        # so the router sent the next prompt there (to wait behind that step, up to ~0.2 s on
+        # a 16k prompt) and a scale-down released it as if empty.
+        return len(self.waiting) + len(self.prefilling) + len(self._completing) + len(self.decoding)
 
     def _run_s(self, k: int) -> float:
         """Seconds of the first k steps of the current run."""

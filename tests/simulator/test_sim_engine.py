@@ -133,3 +133,15 @@ def test_in_flight_trigger_scales_out_a_busy_replica_that_has_no_queue():
     config = SimConfig(initial_replicas=1)
     assert simulate(trace, queue_only, config).peak_replicas == 1
     assert simulate(trace, with_in_flight, config).peak_replicas >= 3
+
+
+def test_a_replica_prefilling_its_only_request_is_not_taken_for_idle():
+    """A long prompt arrives while another is in its last prefill chunk on one of two ready
+    replicas: it goes to the idle one, and both get their first token after their own
+    prefill, as on an idle replica."""
+    config = SimConfig(initial_replicas=2)
+    alone = config.profile.prefill_s(16_000)
+    assert config.profile.max_batched_tokens < 16_000 <= 2 * config.profile.max_batched_tokens
+    trace = Trace([Request(0.0, 16_000, 50), Request(alone - 0.02, 16_000, 50)], START)
+    result = simulate(trace, ScalingSpec(min_replicas=2, max_replicas=2), config)
+    assert result.ttft_p99_ms == pytest.approx(alone * 1000, rel=1e-6)
