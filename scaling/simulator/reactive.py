@@ -10,10 +10,11 @@ Headroom is needed even on time: the oracle plans each interval from empty repli
 exact fleet falls behind on requests that run across interval edges (on the chat shape it
 serves 84 % when replayed on time with no cold start, and 100 % with one replica more).
 
-It is not a bound: a policy could predict (schedule floors learned from history do). What it
-measures is how much reacting costs on a shape, apart from how well a policy's triggers read
-the load: where even a perfect signal needs more than 1.3x the oracle for 99 % of requests, no
-trigger can get a reactive policy there.
+It is not a bound: a policy could predict (schedule floors learned from history do), and real
+triggers are scraped every 15 s, not once a minute (on bursts from idle the queue trigger beats
+it). What it measures is how much reacting costs on a shape, apart from how well a policy's
+triggers read the load: where even this perfect signal needs more than 1.3x the oracle for 99 %
+of requests, a trigger that reads the load as late cannot get a policy there.
 """
 
 from __future__ import annotations
