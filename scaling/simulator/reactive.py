@@ -20,7 +20,7 @@ of requests, a trigger that reads the load as late cannot get a policy there.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from scaling.simulator.engine import SimConfig, simulate
 from scaling.simulator.oracle import OracleResult
@@ -47,10 +47,10 @@ def lagged_levels(oracle: OracleResult, lag_intervals: int = 1) -> list[int]:
 def floors_for_levels(
     levels: list[int], start: datetime, interval_s: float
 ) -> tuple[ScheduleFloor, ...]:
-    """Equal consecutive levels as one floor each, in the trace's own time zone, cut at
-    midnight (a floor names one weekday)."""
+    """Equal consecutive levels as one floor each, in UTC, cut at midnight (a floor names one
+    weekday)."""
     floors: list[ScheduleFloor] = []
-    tz = start.tzname() or "UTC"
+    start = start.astimezone(UTC)
     i = 0
     while i < len(levels):
         j = i
@@ -66,7 +66,7 @@ def floors_for_levels(
                     days=(WEEKDAYS[begin.weekday()],),
                     start=begin.time(),
                     end=stop.time() if stop < midnight else time.max,
-                    timezone=tz,
+                    timezone="UTC",
                     min_replicas=max(1, levels[i]),
                 )
             )

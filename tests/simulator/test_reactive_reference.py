@@ -4,7 +4,7 @@ burst that no signal announced."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta, timezone
 
 import pytest
 
@@ -42,6 +42,15 @@ def test_floors_merge_equal_levels_and_cut_at_midnight():
         (("mon",), time(23, 59), time.max, 2),
         (("tue",), time(0, 0), time(0, 2), 2),
         (("tue",), time(0, 2), time(0, 3), 1),
+    ]
+
+
+def test_floors_name_utc_whatever_the_traces_zone():
+    start = datetime(2024, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=2)))  # Sunday 23:00 UTC
+    floors = floors_for_levels([1, 2], start, 60.0)
+    assert [(f.days, f.start, f.end, f.timezone) for f in floors] == [
+        (("sun",), time(23, 0), time(23, 1), "UTC"),
+        (("sun",), time(23, 1), time(23, 2), "UTC"),
     ]
 
 
