@@ -12,6 +12,7 @@ requests (`requests()`, `write_count()`).
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 import traceback
@@ -74,13 +75,23 @@ class _Route:
     subresource: str | None
 
 
+class _QuietHTTPServer(ThreadingHTTPServer):
+    """A client that gave up (a timeout fault, a test that stopped reading) leaves a broken pipe
+    behind: the client's choice, not a server error worth a traceback in the test log."""
+
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeKubeApiServer:
     def __init__(self) -> None:
         self.state = ClusterState()
         self._lock = threading.Lock()
         self._faults: deque[_Fault] = deque()
         self._log: list[RequestRecord] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = _QuietHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
