@@ -23,6 +23,12 @@ def test_candidates_are_every_preset_and_its_neighbours_at_the_endpoints_maximum
     for target in (6000, 4000):
         prompt = specs[f"balanced + prompt tokens {target}/s"]
         assert prompt.target_prompt_tokens_per_s_per_replica == target
+    short_hold = specs["balanced + prompt tokens 4000/s, 300 s window"]
+    assert short_hold.scale_down_stabilization_s == 300
+    assert (
+        short_hold.with_changes(scale_down_stabilization_s=1200)
+        == (specs["balanced + prompt tokens 4000/s"])
+    )
     assert {spec.max_replicas for spec in specs.values()} == {3}
 
 
