@@ -42,9 +42,9 @@ FLOOR_TIMEZONE = "UTC"
 FLOORED = " + schedule floors"
 
 # Bounded work for the API and the console, which answer within the request (gunicorn kills a
-# worker after 60 s): a recommendation replays 18 candidates, up to 3 with learned floors, and
-# confirms the cheapest on four more seeds. On the code trace (52,914 requests) that was 35
-# replays and the oracle: 49 s of one core and 71 MiB (docs/benchmarks/autoscaling.md). So it
+# worker after 60 s): a recommendation replays 16 candidates and up to 3 with learned floors,
+# and confirms the cheapest on four more seeds. On the code trace (52,914 requests) that was 34
+# replays and the oracle: 52 s of one core and 71 MiB (docs/benchmarks/autoscaling.md). So it
 # takes at most a week (an hour-of-week appears once) and half that many requests, about 25 s.
 # The command line takes any size.
 MAX_RECOMMENDATION_WINDOW = timedelta(days=7)
