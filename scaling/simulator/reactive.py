@@ -100,29 +100,12 @@ def reactive_reference_spec(
     )
 
 
-def reactive_reference(
-    trace: Trace,
-    oracle: OracleResult,
-    config: SimConfig,
-    *,
-    hold_s: int,
-    max_replicas: int,
-    headroom: int = 0,
-    lag_intervals: int = 1,
-) -> SimResult:
-    """The reference replayed on `trace`, starting with the first interval's fleet (and the
-    headroom) ready, as the cold-start bound does, with no warm-up: its signal needs none.
+def reactive_reference(trace: Trace, spec: ScalingSpec, config: SimConfig) -> SimResult:
+    """`spec` (from `reactive_reference_spec`) replayed on `trace`, starting with its first
+    floor's fleet ready, as the cold-start bound does, with no warm-up: its signal needs none.
 
-    `headroom` replicas ride on top of the signal: the oracle plans each interval from empty
+    Headroom rides on top of the signal because the oracle plans each interval from empty
     replicas, so its exact fleet falls behind on requests that run across interval edges.
     `lag_intervals=0` (with no cold start in `config`) replays the oracle's own fleet."""
-    spec = reactive_reference_spec(
-        trace,
-        oracle,
-        hold_s=hold_s,
-        max_replicas=max_replicas,
-        headroom=headroom,
-        lag_intervals=lag_intervals,
-    )
-    first = min(max_replicas, max(1, (oracle.replicas[0] if oracle.replicas else 1) + headroom))
+    first = spec.schedule_floors[0].min_replicas if spec.schedule_floors else 1
     return simulate(trace, spec, replace(config, warmup_s=0.0, initial_replicas=first))

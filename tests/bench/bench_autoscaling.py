@@ -6,7 +6,8 @@
     .venv/bin/python tests/bench/bench_autoscaling.py --sweep          # balanced's neighbours
     .venv/bin/python tests/bench/bench_autoscaling.py --search         # how the presets are chosen
     .venv/bin/python tests/bench/bench_autoscaling.py --plots          # balanced, one PNG/shape
-    .venv/bin/python tests/bench/bench_autoscaling.py --recommend-holdout 0  # chosen on seed 0
+    .venv/bin/python tests/bench/bench_autoscaling.py --recommend-holdout 10  # chosen on seed 10
+    .venv/bin/python tests/bench/bench_autoscaling.py --reactive       # a perfect signal, late
 
 Shapes (scaling/simulator/workloads.py): chat and code from the Azure LLM inference traces
 (Azure Public Dataset, CC-BY-4.0, published with the Splitwise paper, Patel et al., ISCA 2024),
@@ -41,7 +42,10 @@ from scaling.simulator.calibration import table as calibration_table  # noqa: E4
 from scaling.simulator.engine import SimConfig, simulate  # noqa: E402
 from scaling.simulator.oracle import oracle_lower_bound  # noqa: E402
 from scaling.simulator.profiles import DEFAULT_PROFILE  # noqa: E402
-from scaling.simulator.reactive import reactive_reference  # noqa: E402
+from scaling.simulator.reactive import (  # noqa: E402
+    reactive_reference,
+    reactive_reference_spec,
+)
 from scaling.simulator.report import format_table  # noqa: E402
 from scaling.simulator.trace import Trace  # noqa: E402
 from scaling.simulator.workloads import WORKLOADS  # noqa: E402
@@ -234,15 +238,15 @@ def _reactive(args: tuple[str, int, Path]) -> list[dict[str, object]]:
     ]
     rows = []
     for signal, headroom, hold_s, lag in variants:
-        result = reactive_reference(
+        spec = reactive_reference_spec(
             trace,
             oracle,
-            cfg if lag else replace(cfg, profile=_INSTANT),
             hold_s=hold_s,
             max_replicas=MAX_REPLICAS,
             headroom=headroom,
             lag_intervals=lag,
         )
+        result = reactive_reference(trace, spec, cfg if lag else replace(cfg, profile=_INSTANT))
         rows.append(
             {
                 "oracle's fleet": signal,
@@ -706,14 +710,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     workloads = args.workloads or list(WORKLOADS)
-    confirmation = set(
-        range(args.recommend_holdout or 0, (args.recommend_holdout or 0) + CONFIRMATION_SEEDS + 1)
-    )
-    if args.recommend_holdout is not None and confirmation & set(args.seeds):
-        parser.error(
-            f"--recommend-holdout {args.recommend_holdout} confirms on seeds "
-            f"{sorted(confirmation)}, which --seeds must not hold out"
-        )
+    if args.recommend_holdout is not None:
+        history = range(args.recommend_holdout, args.recommend_holdout + CONFIRMATION_SEEDS + 1)
+        if set(history) & set(args.seeds):
+            parser.error(
+                f"--recommend-holdout {args.recommend_holdout} confirms on seeds "
+                f"{list(history)}, which --seeds must not hold out"
+            )
     if args.policies:
         for name in list(POLICIES):
             if not name.startswith(tuple(args.policies)):

@@ -58,7 +58,8 @@ def test_a_steady_load_is_followed_at_about_the_oracles_cost():
     trace = steady_trace(12.0, 1200, prompt=2000, output=200)
     config = SimConfig()
     oracle = oracle_lower_bound(trace, config)
-    result = reactive_reference(trace, oracle, config, hold_s=0, max_replicas=8)
+    spec = reactive_reference_spec(trace, oracle, hold_s=0, max_replicas=8)
+    result = reactive_reference(trace, spec, config)
     assert result.slo_attainment_servable >= 0.99
     assert result.gpu_hours <= 1.15 * oracle.gpu_hours
 
@@ -70,7 +71,8 @@ def test_a_burst_no_signal_announced_is_missed_until_its_replicas_are_ready():
     config = SimConfig()
     oracle = oracle_lower_bound(trace, config)
     assert max(oracle.replicas) >= 3
-    result = reactive_reference(trace, oracle, config, hold_s=0, max_replicas=8)
+    spec = reactive_reference_spec(trace, oracle, hold_s=0, max_replicas=8)
+    result = reactive_reference(trace, spec, config)
     # A perfect signal sees the burst one interval late, and its replicas take a cold start.
     assert result.slo_attainment_servable < 0.9
     assert result.cold_starts >= 2
