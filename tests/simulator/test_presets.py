@@ -51,8 +51,8 @@ def test_balanced_scales_long_context_traffic_its_queue_does_not_see():
 
 def test_latency_starts_replicas_for_long_prompts_at_a_fifth_of_the_kv_cache():
     """The third search moved `latency`'s KV-cache target from 0.5 to 0.2 (docqa 91.8 % -> 94.9 %
-    on its seeds, after the simulator fix): on long prompts it starts a replica the 0.5 target does not, and serves more
-    of them within the SLO."""
+    on its seeds, after the simulator fix): on long prompts it starts a replica the 0.5 target
+    does not, and serves more of them within the SLO."""
     trace = long_context_trace()
     config = SimConfig(warmup_s=300)
     spec = preset("latency", max_replicas=8)
