@@ -161,6 +161,17 @@ def poisson_trace(
     return Trace(requests, start or datetime(2024, 1, 1, tzinfo=UTC))
 
 
+def thinned(trace: Trace, keep: float, seed: int) -> Trace:
+    """Each request kept with probability `keep`: the same shape at a lower rate, e.g. a trace
+    sized for a fast replica replayed on a slower one. The seed draws which requests stay."""
+    if not 0 < keep <= 1:
+        raise ValueError(f"keep must be in (0, 1], not {keep}")
+    if keep == 1:
+        return trace
+    rng = random.Random(seed)
+    return Trace([r for r in trace.requests if rng.random() < keep], trace.start)
+
+
 def peak_rate(trace: Trace, window_s: float = 60.0) -> float:
     """Highest mean arrival rate (requests/s) over aligned windows of `window_s`."""
     counts: dict[int, int] = {}

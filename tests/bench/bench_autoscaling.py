@@ -9,6 +9,8 @@
     .venv/bin/python tests/bench/bench_autoscaling.py --recommend-holdout 10  # chosen on seed 10
     .venv/bin/python tests/bench/bench_autoscaling.py --reactive       # a perfect signal, late
     .venv/bin/python tests/bench/bench_autoscaling.py --prefill-load   # load per oracle replica
+    .venv/bin/python tests/bench/bench_autoscaling.py --profile llama-3.1-8b/h100-mig-3g.40gb \
+        --keep 0.5                                          # the presets on a MIG slice
 
 Shapes (scaling/simulator/workloads.py): chat and code from the Azure LLM inference traces
 (Azure Public Dataset, CC-BY-4.0, published with the Splitwise paper, Patel et al., ISCA 2024),
@@ -25,7 +27,7 @@ import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import mean
 
@@ -41,14 +43,15 @@ from scaling.recommendation import (  # noqa: E402
 )
 from scaling.simulator.calibration import table as calibration_table  # noqa: E402
 from scaling.simulator.engine import SimConfig, simulate  # noqa: E402
+from scaling.simulator.hardware import ReplicaProfile  # noqa: E402
 from scaling.simulator.oracle import oracle_lower_bound  # noqa: E402
-from scaling.simulator.profiles import DEFAULT_PROFILE  # noqa: E402
+from scaling.simulator.profiles import DEFAULT_PROFILE, HARDWARE  # noqa: E402
 from scaling.simulator.reactive import (  # noqa: E402
     reactive_reference,
     reactive_reference_spec,
 )
 from scaling.simulator.report import format_table  # noqa: E402
-from scaling.simulator.trace import Trace  # noqa: E402
+from scaling.simulator.trace import Trace, thinned  # noqa: E402
 from scaling.simulator.workloads import WORKLOADS  # noqa: E402
 from scaling.spec import ScalingSpec  # noqa: E402
 
@@ -95,13 +98,39 @@ POLICIES: dict[str, ScalingSpec] = {
 SEEDED_TRACES = {"docqa", "diurnal"}
 
 
+@dataclass(frozen=True)
+class Replay:
+    """The replica profile the shapes are replayed on, and the share of each trace's requests
+    kept (`--profile`, `--keep`): a slower replica needs fewer requests for the same fleet."""
+
+    profile: ReplicaProfile = DEFAULT_PROFILE
+    keep: float = 1.0
+
+    @property
+    def is_default(self) -> bool:
+        return self.profile is DEFAULT_PROFILE and self.keep == 1
+
+    def flags(self) -> str:
+        return "" if self.is_default else f" --profile {self.profile.name} --keep {self.keep:g}"
+
+
+# Set once by `main`, before the worker processes fork from this one.
+REPLAY = Replay()
+
+
 def config(seed: int) -> SimConfig:
-    return SimConfig(slo_ttft_ms=SLO_MS, seed=seed, warmup_s=FAIR_WARMUP_S)
+    return SimConfig(slo_ttft_ms=SLO_MS, seed=seed, warmup_s=FAIR_WARMUP_S, profile=REPLAY.profile)
+
+
+def _seeded(workload: str) -> bool:
+    """Whether the seed draws the workload's traffic (and so each seed has its own oracle)."""
+    return workload in SEEDED_TRACES or REPLAY.keep < 1
 
 
 @functools.lru_cache(maxsize=2)
 def _trace(workload: str, seed: int, traces_dir: Path) -> Trace:
-    return WORKLOADS[workload].build(traces_dir, seed if workload in SEEDED_TRACES else 0)
+    trace = WORKLOADS[workload].build(traces_dir, seed if workload in SEEDED_TRACES else 0)
+    return thinned(trace, REPLAY.keep, seed)
 
 
 def _run(args: tuple[str, int, Path, ScalingSpec]) -> dict[str, float]:
@@ -134,12 +163,12 @@ def benchmark(
     summaries = {}
     for workload in workloads:
         runs_seeds = seeds
-        oracle_seeds = runs_seeds if workload in SEEDED_TRACES else runs_seeds[:1]
+        oracle_seeds = runs_seeds if _seeded(workload) else runs_seeds[:1]
         oracles = pool.map(_oracle, [(workload, s, traces_dir) for s in oracle_seeds])
         jobs = [(workload, s, traces_dir, spec) for spec in policies.values() for s in runs_seeds]
         results = iter(pool.map(_run, jobs))
         bounds = dict(zip(oracle_seeds, oracles, strict=True))
-        bound = {s: bounds[s if workload in SEEDED_TRACES else oracle_seeds[0]] for s in runs_seeds}
+        bound = {s: bounds[s if _seeded(workload) else oracle_seeds[0]] for s in runs_seeds}
         rows, summary = [], {}
         for name in policies:
             runs = {s: next(results) for s in runs_seeds}
@@ -360,7 +389,7 @@ def _goal(summary: dict[str, tuple[float, float]]) -> str:
 def command(workload: str, seeds: tuple[int, ...]) -> str:
     return (
         ".venv/bin/python tests/bench/bench_autoscaling.py "
-        f"--workloads {workload} --seeds {' '.join(str(s) for s in seeds)}"
+        f"--workloads {workload} --seeds {' '.join(str(s) for s in seeds)}{REPLAY.flags()}"
     )
 
 
@@ -751,6 +780,19 @@ def main() -> None:
         help="only the policies whose name starts with one of these (the day is slow: "
         "`--policies guide 'preset balanced' 'balanced before'`)",
     )
+    parser.add_argument(
+        "--profile",
+        choices=sorted(HARDWARE),
+        default=DEFAULT_PROFILE.name,
+        help="the replica profile to replay on (the tables and --search use the default)",
+    )
+    parser.add_argument(
+        "--keep",
+        type=float,
+        default=1.0,
+        help="share of each trace's requests replayed, drawn by the seed (with --profile: a "
+        "slower replica needs fewer requests for a fleet of the same size)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--syncs",
@@ -785,6 +827,14 @@ def main() -> None:
                 f"--recommend-holdout {args.recommend_holdout} confirms on seeds "
                 f"{list(history)}, which --seeds must not hold out"
             )
+    global REPLAY
+    if not 0 < args.keep <= 1:
+        parser.error(f"--keep must be in (0, 1], not {args.keep}")
+    REPLAY = Replay(HARDWARE[args.profile], args.keep)
+    if not REPLAY.is_default and (
+        args.search or args.recommend_holdout is not None or args.reactive or args.sweep
+    ):
+        parser.error("--profile and --keep apply to the tables only")
     if args.policies:
         for name in list(POLICIES):
             if not name.startswith(tuple(args.policies)):

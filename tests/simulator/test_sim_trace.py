@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scaling.simulator.trace import load_azure_csv, peak_rate, poisson_trace
+from scaling.simulator.trace import load_azure_csv, peak_rate, poisson_trace, thinned
 
 CSV = """TIMESTAMP,ContextTokens,GeneratedTokens
 2023-11-16 18:15:46.6805900,374,44
@@ -55,3 +55,22 @@ def test_poisson_arrivals_follow_the_rate_and_the_seed():
 def test_poisson_needs_two_points():
     with pytest.raises(ValueError, match="two points"):
         poisson_trace([(0.0, 1.0)], [1], [1])
+
+
+def test_thinning_keeps_a_seeded_share_of_the_requests_in_order():
+    trace = poisson_trace([(0.0, 20.0), (1800.0, 20.0)], [100, 200], [10, 20], seed=1)
+    half = thinned(trace, 0.5, seed=7)
+    assert half.requests == thinned(trace, 0.5, seed=7).requests
+    assert half.requests != thinned(trace, 0.5, seed=8).requests
+    assert len(half.requests) == pytest.approx(len(trace.requests) / 2, rel=0.03)
+    assert set(half.requests) <= set(trace.requests)
+    assert half.requests == sorted(half.requests)
+    assert half.start == trace.start
+    assert thinned(trace, 1.0, seed=7) is trace
+
+
+@pytest.mark.parametrize("keep", [0.0, -0.5, 1.5])
+def test_thinning_refuses_a_share_outside_zero_to_one(keep):
+    trace = poisson_trace([(0.0, 1.0), (10.0, 1.0)], [1], [1])
+    with pytest.raises(ValueError, match="keep must be in"):
+        thinned(trace, keep, seed=0)
