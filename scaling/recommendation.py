@@ -25,7 +25,9 @@ from scaling.comparison import (
 )
 from scaling.presets import PRESETS, preset
 from scaling.simulator.engine import SimConfig
+from scaling.simulator.hardware import ReplicaProfile
 from scaling.simulator.oracle import OracleResult
+from scaling.simulator.profiles import DEFAULT_PROFILE
 from scaling.simulator.report import SimResult
 from scaling.simulator.trace import Trace
 from scaling.spec import WEEKDAYS, ScalingSpec, ScheduleFloor
@@ -60,7 +62,20 @@ _SINCE = re.compile(r"^(\d{1,7})([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
 
-def candidates(*, max_replicas: int) -> dict[str, ScalingSpec]:
+def prompt_token_target(target_on_default: float, profile: ReplicaProfile) -> float:
+    """A prompt-token target found on the default profile (8B on an H100), for `profile`: in
+    proportion to how fast each prefills, to the nearest 100 tokens/s. A MIG slice or a 70B
+    replica prefills about 0.4x as fast, so 4000/s there would wait for a load it never
+    carries (on those profiles 12000/s never leads; docs/benchmarks/autoscaling.md)."""
+    share = profile.prefill_tokens_per_s / DEFAULT_PROFILE.prefill_tokens_per_s
+    return max(100.0, round(target_on_default * share, -2))
+
+
+def candidates(
+    *, max_replicas: int, profile: ReplicaProfile = DEFAULT_PROFILE
+) -> dict[str, ScalingSpec]:
+    """Every preset, its neighbours and the per-endpoint variants below, at the endpoint's
+    maximum; prompt-token targets carried to the endpoint's replica profile."""
     out: dict[str, ScalingSpec] = {}
     for name in PRESETS:
         base = preset(name, max_replicas=max_replicas)
@@ -77,7 +92,7 @@ def candidates(*, max_replicas: int) -> dict[str, ScalingSpec]:
     # served 97.0 % at 0.87x the oracle and 4000/s 99.6 % at 1.30x; the cheaper of the two that
     # meets an endpoint's goal wins.
     balanced = preset("balanced", max_replicas=max_replicas)
-    for target in (6000.0, 4000.0):
+    for target in (prompt_token_target(t, profile) for t in (6000.0, 4000.0)):
         out[f"balanced + prompt tokens {target:.0f}/s"] = balanced.with_changes(
             target_prompt_tokens_per_s_per_replica=target
         )
@@ -85,8 +100,9 @@ def candidates(*, max_replicas: int) -> dict[str, ScalingSpec]:
     # `balanced`'s 1200 s is what the reactive reference says they do not need (docqa: 99.5 %
     # with a 300 s hold, the HPA's default window). 4000/s with 300 s: 99.6 % at 1.21x on
     # docqa, seeds 0-2.
-    out["balanced + prompt tokens 4000/s, 300 s window"] = balanced.with_changes(
-        target_prompt_tokens_per_s_per_replica=4000.0, scale_down_stabilization_s=300
+    long_prompts = prompt_token_target(4000.0, profile)
+    out[f"balanced + prompt tokens {long_prompts:.0f}/s, 300 s window"] = balanced.with_changes(
+        target_prompt_tokens_per_s_per_replica=long_prompts, scale_down_stabilization_s=300
     )
     # Scaling down 25 % per period instead of 10 % was cheaper on every shape in the search
     # (seeds 0-2) but lost 0.2 points on docqa, so no preset carries it; a recommendation is per
@@ -249,7 +265,7 @@ def recommend(
     that replay and `confirmation_seeds` more simulation seeds; when none does, the one that
     comes closest."""
     config = config or SimConfig()
-    specs = candidates(max_replicas=max_replicas)
+    specs = candidates(max_replicas=max_replicas, profile=config.profile)
     comparison = compare(trace, specs, config)
     results = {o.name: o.result for o in comparison.outcomes}
     learned: dict[str, tuple[ScheduleFloor, ...]] = {}

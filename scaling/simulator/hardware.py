@@ -72,6 +72,9 @@ LINEAR_MFU = 0.40
 ATTENTION_MFU = 0.50
 # Scheduler, sampling and kernel launches per engine step (vLLM V1 with CUDA graphs).
 STEP_OVERHEAD_S = 0.001
+# The prompt length a profile's prefill rate is measured on: a docqa-sized prompt, long enough
+# that the attention term counts, one chunk of vLLM's default budget.
+PREFILL_REFERENCE_TOKENS = 8192
 # Two all-reduces per layer under tensor parallelism, ~10 us each over NVLink.
 ALL_REDUCE_S = 10e-6
 # Tensor-parallel matmuls on a quarter of the weights reach a lower share of peak.
@@ -125,6 +128,12 @@ class ReplicaProfile:
             total += self.step_s(c, 0, prefill_pairs(done, c))
             done += c
         return total
+
+    @property
+    def prefill_tokens_per_s(self) -> float:
+        """Prompt tokens an idle replica prefills per second, on an 8k-token prompt: how a
+        target in prompt tokens per second carries from one profile to another."""
+        return PREFILL_REFERENCE_TOKENS / self.prefill_s(PREFILL_REFERENCE_TOKENS)
 
     def longest_prefill_within(self, seconds: float) -> int:
         """The longest prompt (uncached tokens) an idle replica prefills within `seconds`."""

@@ -12,8 +12,9 @@ from rest_framework.test import APIClient
 
 from scaling.comparison import compare
 from scaling.presets import preset
-from scaling.recommendation import candidates, recommend
-from scaling.simulator.engine import SimConfig
+from scaling.recommendation import candidates, prompt_token_target, recommend
+from scaling.simulator.engine import SimConfig, simulate
+from scaling.simulator.profiles import DEFAULT_PROFILE, HARDWARE
 from tests.simulator.conftest import steady_trace
 
 
@@ -30,6 +31,54 @@ def test_candidates_are_every_preset_and_its_neighbours_at_the_endpoints_maximum
         == (specs["balanced + prompt tokens 4000/s"])
     )
     assert {spec.max_replicas for spec in specs.values()} == {3}
+
+
+MIG = HARDWARE["llama-3.1-8b/h100-mig-3g.40gb"]
+
+
+def test_prompt_token_candidates_follow_the_profiles_prefill_rate():
+    """The targets were found on an 8B H100 replica; a MIG slice prefills about 0.43x as fast,
+    so its candidates ask for a replica at about 0.43x the prompt tokens."""
+    share = MIG.prefill_tokens_per_s / DEFAULT_PROFILE.prefill_tokens_per_s
+    assert 0.3 < share < 0.6
+    specs = candidates(max_replicas=3, profile=MIG)
+    targets = sorted(
+        spec.target_prompt_tokens_per_s_per_replica
+        for name, spec in specs.items()
+        if spec.target_prompt_tokens_per_s_per_replica and "window" not in name
+    )
+    assert targets == [round(4000 * share, -2), round(6000 * share, -2)]
+    for target in targets:
+        assert f"balanced + prompt tokens {target:.0f}/s" in specs
+    short_hold = specs[f"balanced + prompt tokens {targets[0]:.0f}/s, 300 s window"]
+    assert short_hold.target_prompt_tokens_per_s_per_replica == targets[0]
+    assert candidates(max_replicas=3) == candidates(max_replicas=3, profile=DEFAULT_PROFILE)
+
+
+def test_on_a_mig_slice_the_carried_target_scales_for_long_prompts_the_h100_one_does_not():
+    """3000 prompt tokens/s of 6k-token prompts: over the slice's carried target (1700/s), under
+    the H100's 4000/s, which would leave that load to one slice."""
+    trace = steady_trace(0.5, 900, prompt=6000, output=50)
+    config = SimConfig(profile=MIG, warmup_s=300)
+    base = preset("balanced", max_replicas=4).with_changes(target_kv_cache_usage_per_replica=None)
+    carried = prompt_token_target(4000.0, MIG)
+    scaled = simulate(
+        trace, base.with_changes(target_prompt_tokens_per_s_per_replica=carried), config
+    )
+    as_on_h100 = simulate(
+        trace, base.with_changes(target_prompt_tokens_per_s_per_replica=4000.0), config
+    )
+    assert scaled.peak_replicas > as_on_h100.peak_replicas
+
+
+def test_a_recommendation_for_a_mig_endpoint_replays_the_carried_targets():
+    chosen = recommend(
+        steady_trace(2.0, 600), max_replicas=4, goal=0.9, config=SimConfig(profile=MIG)
+    )
+    names = {o.name for o in chosen.comparison.outcomes}
+    carried = prompt_token_target(4000.0, MIG)
+    assert f"balanced + prompt tokens {carried:.0f}/s" in names
+    assert "balanced + prompt tokens 4000/s" not in names
 
 
 def test_candidates_include_the_faster_scale_down_no_preset_carries():
