@@ -10,7 +10,7 @@
     .venv/bin/python tests/bench/bench_autoscaling.py --reactive       # a perfect signal, late
     .venv/bin/python tests/bench/bench_autoscaling.py --prefill-load   # load per oracle replica
     .venv/bin/python tests/bench/bench_autoscaling.py --profile llama-3.1-8b/h100-mig-3g.40gb \
-        --keep 0.5                                          # the presets on a MIG slice
+        --keep 0.35                                         # the presets on a MIG slice
 
 Shapes (scaling/simulator/workloads.py): chat and code from the Azure LLM inference traces
 (Azure Public Dataset, CC-BY-4.0, published with the Splitwise paper, Patel et al., ISCA 2024),
@@ -114,8 +114,13 @@ class Replay:
         return "" if self.is_default else f" --profile {self.profile.name} --keep {self.keep:g}"
 
 
-# Set once by `main`, before the worker processes fork from this one.
+# Set once by `main`, and in each worker process by `_use_replay`.
 REPLAY = Replay()
+
+
+def _use_replay(replay: Replay) -> None:
+    global REPLAY
+    REPLAY = replay
 
 
 def config(seed: int) -> SimConfig:
@@ -225,7 +230,8 @@ def recommend_holdout(
     `history_seed`, then the chosen policy (with any floors it learned) replayed on `seeds`
     next to `balanced`. docqa and the day draw a new trace per seed; chat and code replay one
     trace whatever the seed (only cold starts and sampling differ), so for them the held-out
-    seeds test the choice against the simulation's randomness, not against new traffic."""
+    seeds test the choice against the simulation's randomness, not against new traffic (unless
+    `--keep` thins them: then the seed draws the requests kept)."""
     chosen = dict(
         zip(
             workloads,
@@ -513,9 +519,7 @@ def kv_candidates() -> dict[str, ScalingSpec]:
     its only request was taken for idle): docqa, the worst shape of every candidate, is the one
     the KV-cache target moves, so lower targets (0.15, 0.1), alone and with the cheaper
     scale-down the third search found (25 % per 300 s after the 1200 s window)."""
-    base = preset("balanced", max_replicas=MAX_REPLICAS).with_changes(
-        target_kv_cache_usage_per_replica=0.2
-    )
+    base = preset("balanced", max_replicas=MAX_REPLICAS)
     out: dict[str, ScalingSpec] = {}
     for kv in (0.15, 0.1):
         spec = base.with_changes(target_kv_cache_usage_per_replica=kv)
@@ -827,14 +831,11 @@ def main() -> None:
                 f"--recommend-holdout {args.recommend_holdout} confirms on seeds "
                 f"{list(history)}, which --seeds must not hold out"
             )
-    global REPLAY
     if not 0 < args.keep <= 1:
         parser.error(f"--keep must be in (0, 1], not {args.keep}")
-    REPLAY = Replay(HARDWARE[args.profile], args.keep)
-    if not REPLAY.is_default and (
-        args.search or args.recommend_holdout is not None or args.reactive or args.sweep
-    ):
-        parser.error("--profile and --keep apply to the tables only")
+    _use_replay(Replay(HARDWARE[args.profile], args.keep))
+    if not REPLAY.is_default and (args.search or args.reactive or args.sweep):
+        parser.error("--profile and --keep apply to the tables and --recommend-holdout only")
     if args.policies:
         for name in list(POLICIES):
             if not name.startswith(tuple(args.policies)):
@@ -851,7 +852,7 @@ def main() -> None:
     elif args.plots:
         plots(workloads, args.traces_dir)
     else:
-        with ProcessPoolExecutor(args.workers) as pool:
+        with ProcessPoolExecutor(args.workers, initializer=_use_replay, initargs=(REPLAY,)) as pool:
             if args.search:
                 search(args.traces_dir, pool, args.cache)
             elif args.recommend_holdout is not None:
