@@ -183,6 +183,28 @@ def test_the_command_prints_the_floors_it_learned(tmp_path):
     assert "cost: at least 2 on mon 08:55-10:00 UTC" in text
 
 
+def test_the_command_replays_a_trace_on_the_profile_asked_for(tmp_path):
+    path = tmp_path / "trace.csv"
+    lines = ["TIMESTAMP,ContextTokens,GeneratedTokens"]
+    lines += [f"2023-11-16 18:{15 + i // 60:02d}:{i % 60:02d}.5000000,300,20" for i in range(300)]
+    path.write_text("\n".join(lines) + "\n")
+    out = StringIO()
+    call_command(
+        "recommend_scaling",
+        *("--trace", str(path), "--max-replicas", "2", "--profile", MIG.name),
+        stdout=out,
+    )
+    text = out.getvalue()
+    assert f"balanced + prompt tokens {prompt_token_target(4000.0, MIG):.0f}/s" in text
+    assert "balanced + prompt tokens 4000/s" not in text
+    assert f"--profile {MIG.name}" in text.splitlines()[-1]
+
+
+def test_an_endpoint_is_replayed_on_its_own_profile_not_one_asked_for():
+    with pytest.raises(CommandError, match="--profile applies to --trace only"):
+        call_command("recommend_scaling", "--endpoint", "acme/chat", "--profile", MIG.name)
+
+
 def test_a_trace_needs_a_maximum(tmp_path):
     with pytest.raises(CommandError, match="--max-replicas is required"):
         call_command("recommend_scaling", "--trace", str(tmp_path / "t.csv"))

@@ -13,6 +13,7 @@ from django.utils import timezone
 from scaling.management.commands.simulate_scaling import _duration, _endpoint
 from scaling.recommendation import recommend, recommend_for_endpoint
 from scaling.simulator.engine import SimConfig
+from scaling.simulator.profiles import DEFAULT_PROFILE, HARDWARE
 from scaling.simulator.report import format_table
 from scaling.simulator.trace import load_azure_csv
 from scaling.telemetry import NoRequestsObserved, TelemetryUnavailable
@@ -42,6 +43,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--max-replicas", type=int, help="default: the endpoint's (required with --trace)"
         )
+        parser.add_argument(
+            "--profile",
+            choices=sorted(HARDWARE),
+            help="replica profile a --trace is replayed on (default: "
+            f"{DEFAULT_PROFILE.name}); an endpoint's comes from the model its stable revision runs",
+        )
         parser.add_argument("--slo-ttft-ms", type=float, default=1000.0)
         parser.add_argument(
             "--goal", type=float, default=0.99, help="share of servable requests within the SLO"
@@ -55,6 +62,12 @@ class Command(BaseCommand):
         max_replicas = options["max_replicas"]
         if max_replicas is not None and int(max_replicas) < 1:  # type: ignore[call-overload]
             raise CommandError("--max-replicas must be at least 1")
+        profile = options["profile"]
+        if profile and not options["trace"]:
+            raise CommandError(
+                "--profile applies to --trace only: an endpoint is replayed on the profile of "
+                "the model its stable revision runs"
+            )
         if options["trace"]:
             if max_replicas is None:
                 raise CommandError("--max-replicas is required with --trace")
@@ -63,12 +76,17 @@ class Command(BaseCommand):
                 trace = load_azure_csv(path)
             except (OSError, KeyError, ValueError) as exc:
                 raise CommandError(f"cannot read trace {path}: {exc}")
-            config = SimConfig(slo_ttft_ms=slo_ttft_ms)
+            config = SimConfig(
+                slo_ttft_ms=slo_ttft_ms,
+                profile=HARDWARE[str(profile)] if profile else DEFAULT_PROFILE,
+            )
             chosen = recommend(trace, max_replicas=int(max_replicas), goal=goal, config=config)  # type: ignore[call-overload]
             reproduce = (
                 f"manage.py recommend_scaling --trace {path} --max-replicas {max_replicas} "
                 f"--slo-ttft-ms {slo_ttft_ms:g} --goal {goal:g}"
             )
+            if profile:
+                reproduce += f" --profile {profile}"
         else:
             endpoint = _endpoint(str(options["endpoint"]))
             try:
