@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+import warnings
 
 import pytest
 
@@ -32,6 +34,46 @@ def django_db_modify_db_settings(postgres_url: str) -> None:
     settings.DATABASES["default"].update(database_settings(postgres_url))
     connections["default"].close()
     del connections["default"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, and a check before it is dropped: a session a test left
+    open (a thread's connection, a child process still running) makes the drop fail with
+    "being accessed by other users". Such a session gets 10 s to end; one still open is named,
+    with the local process holding it, and ended, so the drop goes through."""
+    yield
+    with django_db_blocker.unblock():
+        lingering = _wait_for_other_sessions(timeout=10.0)
+        if lingering:
+            from django.db import connection
+
+            described = "; ".join(
+                f"backend {pid} ({application or 'no application name'}, since {started:%H:%M:%S}, "
+                f"{state}: {query!r}) held by {servers.process_holding_local_port(port) or '?'}"
+                for pid, application, port, started, state, query in lingering
+            )
+            warnings.warn(f"sessions left open on the test database: {described}", stacklevel=1)
+            with connection.cursor() as cursor:
+                for pid, *_ in lingering:
+                    cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+def _wait_for_other_sessions(timeout: float) -> list[tuple]:
+    from django.db import connection
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid, application_name, client_port, backend_start, state, "
+                "left(query, 120) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            sessions = cursor.fetchall()
+        if not sessions or time.monotonic() > deadline:
+            return sessions
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ user in a temporary directory that user owns.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -25,6 +26,36 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def process_holding_local_port(port: int) -> str:
+    """'PID command line' of the local process with a TCP socket bound to `port` (a database
+    client's end of its connection), or '' when none is found."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    for fd_dir in glob.glob("/proc/[0-9]*/fd"):
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue  # gone, or not ours to read
+        links = set()
+        for fd in fds:
+            # An fd closed since the listing (the listing's own, for this process) is skipped.
+            with contextlib.suppress(OSError):
+                links.add(os.readlink(os.path.join(fd_dir, fd)))
+        if links & inodes:
+            pid = fd_dir.split("/")[2]
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            return f"{pid} {command.decode(errors='replace').strip()}"
+    return ""
 
 
 def _postgres_bin() -> Path:
