@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 
@@ -36,13 +37,32 @@ def django_db_modify_db_settings(postgres_url: str) -> None:
     del connections["default"]
 
 
+# Backend pid -> which thread, during which test, opened a connection outside the main thread:
+# what names a session such a thread leaves open (a thread's connection outlives the thread
+# unless closed).
+_OPENED_IN_THREADS: dict[int, str] = {}
+
+
+def _remember_thread_connection(sender, connection, **kwargs) -> None:
+    if threading.current_thread() is threading.main_thread():
+        return
+    test = os.environ.get("PYTEST_CURRENT_TEST", "no test")
+    _OPENED_IN_THREADS[connection.connection.info.backend_pid] = (
+        f"opened by thread {threading.current_thread().name!r} during {test}"
+    )
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's test database, and a check before it is dropped: a session a test left
     open (a thread's connection, a child process still running) makes the drop fail with
     "being accessed by other users". Such a session gets 10 s to end; one still open is named,
     with the local process holding it, and ended, so the drop goes through."""
+    from django.db.backends.signals import connection_created
+
+    connection_created.connect(_remember_thread_connection)
     yield
+    connection_created.disconnect(_remember_thread_connection)
     with django_db_blocker.unblock():
         lingering = _wait_for_other_sessions(timeout=10.0)
         if lingering:
@@ -50,7 +70,8 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
             described = "; ".join(
                 f"backend {pid} ({application or 'no application name'}, since {started:%H:%M:%S}, "
-                f"{state}: {query!r}) held by {servers.process_holding_local_port(port) or '?'}"
+                f"{state}: {query!r}) held by {servers.process_holding_local_port(port) or '?'}, "
+                f"{_OPENED_IN_THREADS.get(pid, 'not opened in a thread of this process')}"
                 for pid, application, port, started, state, query in lingering
             )
             warnings.warn(f"sessions left open on the test database: {described}", stacklevel=1)
