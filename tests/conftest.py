@@ -86,6 +86,9 @@ def _wait_for_other_sessions(timeout: float) -> list[tuple]:
     deadline = time.monotonic() + timeout
     while True:
         with connection.cursor() as cursor:
+            # Inside a transaction PostgreSQL answers pg_stat_activity from its first snapshot;
+            # a fresh one each time sees sessions end.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
             cursor.execute(
                 "SELECT pid, application_name, client_port, backend_start, state, "
                 "left(query, 120) FROM pg_stat_activity "

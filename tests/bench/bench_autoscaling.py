@@ -788,7 +788,7 @@ def main() -> None:
         "--profile",
         choices=sorted(HARDWARE),
         default=DEFAULT_PROFILE.name,
-        help="the replica profile to replay on (the tables and --search use the default)",
+        help="the replica profile to replay on (--search, --reactive and --sweep use the default)",
     )
     parser.add_argument(
         "--keep",
